@@ -1,0 +1,1 @@
+"""ARMA hub: the gateway daemon (device links, registry, voice pipeline, local API)."""

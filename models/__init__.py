@@ -1,0 +1,1 @@
+"""Speech and intent models: domains, recipes, engine, evaluation."""

@@ -1,0 +1,1 @@
+"""Installer tooling: device identity, images, flashing, Improv Wi-Fi, enrolment."""
