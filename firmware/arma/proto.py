@@ -396,6 +396,11 @@ _BLE_KIND_NAMES = {}
 for _name in BLE_KINDS:
     _BLE_KIND_NAMES[BLE_KINDS[_name]] = _name
 
+# GATT: one service, notify (device -> hub) and write-without-response (hub -> device)
+BLE_SERVICE_UUID = "a2a70001-5a3e-4c8e-9d7b-41524d410001"
+BLE_UP_UUID = "a2a70002-5a3e-4c8e-9d7b-41524d410001"
+BLE_DOWN_UUID = "a2a70003-5a3e-4c8e-9d7b-41524d410001"
+
 FRAG_FIRST = const(0x80)
 FRAG_LAST = const(0x40)
 FRAG_INDEX_MASK = const(0x3F)
