@@ -1,0 +1,1 @@
+"""Business rules shared by the REST routes and event ingest (one implementation for both)."""
