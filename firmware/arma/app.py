@@ -1,0 +1,277 @@
+# The ARMA device application: one task per concern (Wi-Fi, MQTT link, push-to-talk, commands,
+# telemetry, watchdog), all hardware reached through the HAL. Every wait has a timeout so a lost
+# hub or broker always brings the device back to idle.
+import asyncio
+import gc
+import json
+import random
+import time
+
+from micropython import const
+
+from arma import audio, commands, log, mqtt, ota, proto
+from arma.version import VERSION
+
+_TAG = "app"
+_POLL_MS = const(20)
+_CMD_QUEUE = const(8)
+
+
+def battery_percent(mv):
+    # single-cell Li-ion, linear between 3.30 V (empty) and 4.15 V (full)
+    pct = (mv - 3300) * 100 // 850
+    return 0 if pct < 0 else 100 if pct > 100 else pct
+
+
+class Device:
+    def __init__(self, cfg, hal):
+        self.cfg = cfg
+        self.hal = hal
+        self.id = cfg["device_id"]
+        self.t0 = time.ticks_ms()
+        m = cfg["mqtt"]
+        self.topic_status = proto.device_topic(self.id, "status")
+        offline = proto.encode_json("status", {"state": "offline", "fw": VERSION})
+        self.client = mqtt.MQTTClient(
+            self.id, hal.resolve(m["host"]), m["port"], m["user"], m["password"],
+            m["keepalive"], (self.topic_status, offline, 1, True), self._on_message,
+            self._on_connect, m["queue"], m["backoff_min_ms"], m["backoff_max_ms"])
+        self.client.subscribe(proto.device_topic(self.id, "cmd"), 1)
+        self.client.subscribe(proto.device_topic(self.id, "play"), 0)
+        a = cfg["audio"]
+        self.uplink = audio.Uplink(a["codec"], a["frame_ms"])
+        self.play = audio.PlayQueue()
+        self.cmds = []
+        self.cmd_event = asyncio.Event()
+        self.state = "online"
+        self.session = None
+        self.audio_topic = ""
+        self.sessions = 0
+        self.healthy = False
+
+    # -- MQTT callbacks (run inside the link's receive task: no blocking, no awaits) --------
+    def _on_connect(self, client):
+        self.publish_status(self.state if self.session is not None else "online")
+        for ev in ota.boot_events():
+            self.event("error", "ota", ev)
+
+    def _on_message(self, topic, payload, retain):
+        try:
+            _dev, kind, _session = proto.parse_device_topic(topic)
+            if kind == "play":
+                self.play.put(proto.decode_frame(payload))
+            elif kind == "cmd":
+                msg = proto.decode_json("cmd", payload)
+                if len(self.cmds) >= _CMD_QUEUE:
+                    self.ack(msg["id"], False, "busy: command queue full")
+                    return
+                self.cmds.append(msg)
+                self.cmd_event.set()
+        except proto.ProtocolError as e:
+            log.warn(_TAG, "rejected message on %s: %s" % (topic, e))
+
+    # -- outbound messages ---------------------------------------------------------------
+    def publish_status(self, state):
+        self.state = state
+        self.client.publish(self.topic_status,
+                            proto.encode_json("status", {"state": state, "fw": VERSION}), 1, True)
+
+    def event(self, typ, action, detail=None):
+        msg = {"type": typ, "action": action}
+        if detail:
+            msg["detail"] = detail[:200]
+        self.client.publish(proto.device_topic(self.id, "event"), proto.encode_json("event", msg), 1)
+
+    def ack(self, cmd_id, ok, error=None, result=None):
+        msg = {"id": cmd_id, "ok": ok}
+        if error:
+            msg["error"] = error
+        if result:
+            msg["result"] = result
+        self.client.publish(proto.device_topic(self.id, "ack"), proto.encode_json("ack", msg), 1)
+
+    def telemetry(self):
+        gc.collect()
+        return {"battery": battery_percent(self.hal.battery_mv()), "rssi": self.hal.rssi(),
+                "uptime": time.ticks_diff(time.ticks_ms(), self.t0) // 1000,
+                "heap": gc.mem_free(), "fw": VERSION, "charging": self.hal.charging()}
+
+    # -- tasks ---------------------------------------------------------------------------
+    async def run(self):
+        self.hal.led("off")
+        self.hal.wdt_start(30000)
+        await self.wifi_up()
+        await asyncio.gather(self.client.run(), self._guard("ptt", self.ptt_loop),
+                             self._guard("cmd", self.cmd_loop), self._guard("tel", self.tel_loop),
+                             self._guard("sys", self.sys_loop))
+
+    async def _guard(self, name, loop):
+        # a crashed concern is logged and restarted; the rest of the device keeps running
+        while True:
+            try:
+                await loop()
+            except Exception as e:
+                log.error(_TAG, "%s task failed: %r" % (name, e))
+                self.hal.led("error")
+                await asyncio.sleep_ms(1000)
+
+    async def wifi_up(self):
+        w = self.cfg["wifi"]
+        attempt = 0
+        while not await self.hal.wifi_connect(w["ssid"], w["password"],
+                                              self.cfg["timeouts"]["wifi_ms"]):
+            delay = min(30000, 500 << min(attempt, 6))
+            attempt += 1
+            log.warn(_TAG, "wifi join failed, retry in %d ms" % delay)
+            self.hal.wdt_feed()
+            await asyncio.sleep_ms(delay)
+
+    async def sys_loop(self):
+        # watchdog, Wi-Fi watch, OTA health mark
+        healthy_ms = self.cfg["ota"]["healthy_s"] * 1000
+        online_since = None
+        while True:
+            self.hal.wdt_feed()
+            if not self.hal.wifi_connected():
+                await self.wifi_up()
+            if self.client.connected and not self.healthy:
+                now = time.ticks_ms()
+                if online_since is None:
+                    online_since = now
+                elif time.ticks_diff(now, online_since) >= healthy_ms:
+                    self.healthy = True
+                    if ota.mark_good():
+                        log.info(_TAG, "update confirmed, version " + VERSION)
+            await asyncio.sleep_ms(1000)
+
+    async def tel_loop(self):
+        topic = proto.device_topic(self.id, "telemetry")
+        while True:
+            if self.client.connected:
+                self.client.publish(topic, proto.encode_json("telemetry", self.telemetry()))
+            await asyncio.sleep_ms(self.cfg["telemetry_s"] * 1000)
+
+    async def cmd_loop(self):
+        while True:
+            while not self.cmds:
+                self.cmd_event.clear()
+                await self.cmd_event.wait()
+            msg = self.cmds.pop(0)
+            await commands.handle(self, msg)
+
+    async def ptt_loop(self):
+        self.hal.led("idle")
+        while True:
+            while not self.hal.button():
+                await asyncio.sleep_ms(_POLL_MS)
+            self.event("button", "press")
+            if not self.client.connected:
+                log.warn(_TAG, "button pressed while offline")
+                self.hal.led("error")
+                await asyncio.sleep_ms(1000)
+            else:
+                try:
+                    await self.talk()
+                finally:
+                    self.hal.mic_stop()
+                    self.hal.speaker_stop()
+                    self.session = None
+                    self.play.reset(-1)
+                    if self.client.connected:
+                        self.publish_status("online")
+            self.hal.led("idle")
+            while self.hal.button():  # a new session needs a new press
+                await asyncio.sleep_ms(_POLL_MS)
+
+    async def talk(self):
+        a = self.cfg["audio"]
+        session = random.getrandbits(30)
+        self.session = session
+        self.sessions += 1
+        self.play.reset(session)
+        topic = proto.device_topic(self.id, "audio", session)
+        up = self.uplink
+        up.begin(topic, session)
+        self.audio_topic = topic
+        self.hal.led("listening")
+        self.publish_status("listening")
+        reason = await self.stream(up, a)
+        log.info(_TAG, "session %d ended: %s" % (session, reason))
+        if reason == "offline":
+            self.hal.led("error")
+            await asyncio.sleep_ms(1000)
+            return
+        self.hal.led("thinking")
+        self.publish_status("thinking")
+        await self.playback(session)
+
+    async def stream(self, up, a):
+        # Streams until release, silence after speech, max length or a dead link.
+        frame_ms = a["frame_ms"]
+        self.hal.mic_start()
+        seq = 0
+        heard = False
+        quiet_ms = 0
+        elapsed = 0
+        reason = "max"
+        while elapsed < a["max_ms"]:
+            await self.hal.mic_read(up.mic_buf)
+            pkt = up.frame(seq, proto.FLAG_START if seq == 0 else 0)
+            try:
+                await self.client.send_raw(pkt)
+            except Exception as e:
+                log.warn(_TAG, "stream aborted: %r" % (e,))
+                return "offline"
+            seq = (seq + 1) & 0xFFFF
+            elapsed += frame_ms
+            if up.last_peak >= a["silence_peak"]:
+                heard = True
+                quiet_ms = 0
+            else:
+                quiet_ms += frame_ms
+            if not self.hal.button():
+                reason = "release"
+                break
+            if heard and elapsed >= a["min_ms"] and quiet_ms >= a["silence_ms"]:
+                reason = "silence"
+                break
+        self.hal.mic_stop()
+        end = proto.encode_frame(self.session, seq, up.codec, b"", proto.FLAG_END)
+        try:
+            await self.client.send_raw(mqtt.publish_packet(self.audio_topic, end))
+        except Exception:
+            return "offline"
+        return reason
+
+    async def playback(self, session):
+        t = self.cfg["timeouts"]
+        frame = await self.play.get(t["reply_ms"])
+        if frame is None:
+            log.warn(_TAG, "no reply for session %d" % session)
+            self.event("error", "no_reply")
+            self.hal.led("error")
+            await asyncio.sleep_ms(500)
+            return
+        self.hal.led("speaking")
+        self.publish_status("speaking")
+        self.hal.speaker_start(session)
+        frames = 0
+        while frame is not None:
+            if frame.payload:
+                await self.hal.speaker_write(frame.pcm16())
+                frames += 1
+            if frame.end:
+                log.info(_TAG, "played %d frames of session %d" % (frames, session))
+                return
+            frame = await self.play.get(t["play_gap_ms"])
+        log.warn(_TAG, "reply stalled after %d frames" % frames)
+        self.event("error", "reply_stalled")
+
+
+def main(hal_module, cfg):
+    dev = Device(cfg, hal_module.Hal(cfg))
+    log.info(_TAG, "ARMA %s starting as %s" % (VERSION, cfg["device_id"]))
+    try:
+        asyncio.run(dev.run())
+    finally:
+        log.info(_TAG, json.dumps({"sessions": dev.sessions, "dropped": dev.client.dropped}))
