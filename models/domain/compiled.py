@@ -1,0 +1,223 @@
+"""CompiledDomain: understand transcripts, sample test sentences, fill replies."""
+
+from __future__ import annotations
+
+import logging
+import random
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from models.domain.builtins import ParseContext
+from models.domain.compiler import CompiledList, sample_words
+from models.domain.expand import split_placeholder
+from models.domain.fsa import TagEvent, TaggedIndex
+from models.domain.loader import Domain, IntentSpec
+from models.domain.types import SampleSentence, Understanding, WordGraph
+from models.nlu.augment import corrupt
+from models.nlu.classifier import NONE_LABEL, IntentModel, train_intent_model
+from models.nlu.slots import SlotSource, extract
+from models.normalize.dates import EN_MONTHS, EN_WEEKDAYS, TR_MONTHS, TR_WEEKDAYS
+from models.normalize.text import digits_to_words, tokenize
+
+log = logging.getLogger(__name__)
+OOD_DIR = Path(__file__).resolve().parent.parent / "nlu"
+# below this top-class probability the classifier answers "not recognised"
+MIN_CONFIDENCE = 0.55
+TRAIN_PER_INTENT = 160
+
+
+@dataclass
+class CompiledDomain:
+    """A domain compiled for the voice pipeline. Build it with compile_domain()."""
+
+    domain: Domain
+    lists: dict[str, CompiledList]
+    expansions: dict[str, list[tuple[str, ...]]]  # "Intent#block" -> word/placeholder seqs
+    parser: TaggedIndex
+    word_graph: WordGraph
+    intent_model: IntentModel | None = None
+    _sources: dict[str, list[SlotSource]] = field(default_factory=dict, repr=False)
+
+    @property
+    def language(self) -> str:
+        return self.domain.language
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.domain.intents)
+
+    def context(self, now: datetime) -> ParseContext:
+        return ParseContext(now, self.domain.timezone, self.domain.business_hours)
+
+    def words(self, text: str) -> list[str]:
+        """The spoken word forms of a transcript, as the grammar and the model see them."""
+        words = digits_to_words(tokenize(text, self.language), self.language)
+        skip = set(self.domain.skip_words)
+        return [w for w in words if w not in skip]
+
+    # -- understanding -------------------------------------------------------------------
+    def understand(self, text: str, now: datetime) -> Understanding:
+        """Intent, normalised slots, confidence and reply for a transcript at time `now`."""
+        ctx = self.context(now)
+        words = self.words(text)
+        if not words:
+            return Understanding(None)
+        parsed = self._parse_in_grammar(words, ctx)
+        if parsed is not None:
+            intent, slots = parsed
+            return self._result(intent, slots, 1.0, in_grammar=True)
+        if self.intent_model is None:
+            return Understanding(None)
+        label, prob = self.intent_model.top(words)
+        if label == NONE_LABEL or prob < MIN_CONFIDENCE:
+            return Understanding(
+                None, confidence=round(1.0 - prob if label == NONE_LABEL else prob, 4)
+            )
+        intent = self.domain.intent(label.split("#")[0])
+        slots = extract(words, self._slot_sources(intent), ctx)
+        slots = {**intent.fixed_slots, **slots}
+        return self._result(intent.name, slots, prob, in_grammar=False)
+
+    def _parse_in_grammar(
+        self, words: list[str], ctx: ParseContext
+    ) -> tuple[str, dict[str, str]] | None:
+        best: tuple[int, str, dict[str, str]] | None = None
+        for tags in self.parser.parse(words):
+            result = self._read_tags(tags, words, ctx)
+            if result is not None and (best is None or len(result[1]) > best[0]):
+                best = (len(result[1]), *result)
+        return None if best is None else (best[1], best[2])
+
+    def _read_tags(
+        self, tags: tuple[TagEvent, ...], words: list[str], ctx: ParseContext
+    ) -> tuple[str, dict[str, str]] | None:
+        key = next(t.name for t in tags if t.kind == "intent")
+        name, block = key.split("#")
+        intent = self.domain.intent(name)
+        slots = dict(intent.data_blocks[int(block)][1])
+        opened: dict[str, tuple[str, int]] = {}
+        for t in tags:
+            if t.kind == "open":
+                slot, list_name = t.name.split(":", 1)
+                opened[slot] = (list_name, t.pos)
+            elif t.kind == "close":
+                list_name, start = opened.pop(t.name)
+                span = words[start : t.pos]
+                cl = self.lists[list_name]
+                if cl.builtin is not None:
+                    value = cl.builtin.parse(span, ctx)
+                else:
+                    hit = cl.lookup.get(tuple(span))
+                    value = None if hit is None else hit[0]
+                if value is None:
+                    return None
+                slots[t.name] = value
+        return name, slots
+
+    def _slot_sources(self, intent: IntentSpec) -> list[SlotSource]:
+        cached = self._sources.get(intent.name)
+        if cached is not None:
+            return cached
+        seen: dict[str, str] = {}
+        for key, seqs in self.expansions.items():
+            if key.split("#")[0] != intent.name:
+                continue
+            for seq in seqs:
+                for sym in seq:
+                    ph = split_placeholder(sym)
+                    if ph is not None:
+                        seen.setdefault(ph[1], ph[0])
+        sources = []
+        for slot, list_name in seen.items():
+            cl = self.lists[list_name]
+            choices = tuple(" ".join(w) for w in cl.lookup)
+            sources.append(
+                SlotSource(slot, cl.builtin, cl.lookup, choices, tuple(cl.lookup.values()))
+            )
+        self._sources[intent.name] = sources
+        return sources
+
+    def _result(
+        self, intent_name: str, slots: dict[str, str], confidence: float, *, in_grammar: bool
+    ) -> Understanding:
+        intent = self.domain.intent(intent_name)
+        return Understanding(
+            intent_name,
+            slots,
+            round(min(max(confidence, 0.0), 1.0), 4),
+            self.reply(intent, slots),
+            in_grammar,
+        )
+
+    def reply(self, intent: IntentSpec, slots: dict[str, str]) -> str | None:
+        """The intent's reply with slot values spoken, or the question for the first
+        missing required slot (the `ask` text), or None."""
+        for name in intent.required:
+            if name not in slots:
+                return intent.ask.get(name)
+        if intent.reply is None:
+            return None
+        values = {k: self._display(k, v) for k, v in slots.items()}
+        fields = [f for _, f, _, _ in string.Formatter().parse(intent.reply) if f]
+        if any(f not in values for f in fields):
+            return None
+        text = intent.reply.format_map(values)
+        return text[:1].upper() + text[1:]
+
+    def _display(self, slot: str, value: str) -> str:
+        for cl in self.lists.values():
+            if cl.builtin is None:
+                for v, display in cl.lookup.values():
+                    if v == value:
+                        return display
+        if len(value) == 10 and value[4] == "-" and value[7] == "-":
+            d = datetime.strptime(value, "%Y-%m-%d")  # noqa: DTZ007 - a calendar day only
+            if self.language == "tr":
+                return f"{d.day} {TR_MONTHS[d.month - 1]} {TR_WEEKDAYS[d.weekday()]}"
+            return f"{EN_WEEKDAYS[d.weekday()]}, {EN_MONTHS[d.month - 1]} {d.day}"
+        return value
+
+    # -- sampling and training -----------------------------------------------------------
+    def sample_sentences(self, n: int, seed: int, now: datetime) -> list[SampleSentence]:
+        """n random sentences of the domain (intents drawn uniformly) with expected slots."""
+        ctx = self.context(now)
+        rng = random.Random(seed)
+        keys_by_intent: dict[str, list[str]] = {}
+        for key in self.expansions:
+            keys_by_intent.setdefault(key.split("#")[0], []).append(key)
+        names = sorted(keys_by_intent)
+        out = []
+        for _ in range(n):
+            name = rng.choice(names)
+            key = rng.choice(keys_by_intent[name])
+            words, slots = sample_words(self.lists, rng.choice(self.expansions[key]), rng, ctx)
+            block = self.domain.intent(name).data_blocks[int(key.split("#")[1])]
+            out.append(SampleSentence(" ".join(words), name, {**block[1], **slots}))
+        return out
+
+    def train_intent_model(self, seed: int = 0) -> None:
+        """(Re)train the int8 ONNX intent model from sampled, noised domain sentences."""
+        rng = random.Random(seed)
+        now = datetime.now(UTC)
+        per = TRAIN_PER_INTENT
+        samples = self.sample_sentences(per * len(self.intents), seed, now)
+        examples: list[tuple[list[str], str]] = []
+        for s in samples:
+            words = s.text.split()
+            examples.append((words, s.intent))
+            examples.append((corrupt(words, rng, self.language), s.intent))
+        ood = _ood_sentences(self.language)
+        for _ in range(max(per, len(ood)) * 2):
+            words = rng.choice(ood)
+            examples.append(
+                (corrupt(words, rng, self.language) if rng.random() < 0.5 else words, NONE_LABEL)
+            )
+        self.intent_model = train_intent_model(examples, seed=seed)
+
+
+def _ood_sentences(language: str) -> list[list[str]]:
+    path = OOD_DIR / f"ood_{language}.txt"
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    return [tokenize(ln, language) for ln in lines if ln and not ln.startswith("#")]

@@ -1,0 +1,96 @@
+"""Slot filling for transcripts outside the grammar: builtin spans, then list values.
+
+Builtin slots take the longest parseable spans their grammar accepts (most specific types
+first); list slots take an exact spoken form, else the best fuzzy match (rapidfuzz ratio on
+word n-grams, cut-off 80) among the list's spoken forms, so "şampuanı", "nemlendirici kremi" or
+a misrecognised "nemlendiri krem" still resolve to the catalog entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from models.domain.builtins import ParseContext
+
+FUZZY_CUTOFF = 80.0
+# most specific first: a number inside a measure must not become the quantity
+_PRIORITY = (
+    "phone",
+    "serial",
+    "measure",
+    "temperature",
+    "percent",
+    "date",
+    "time",
+    "quantity",
+    "number",
+)
+
+
+@dataclass(frozen=True)
+class SlotSource:
+    """What extraction needs to know about one slot of an intent."""
+
+    slot: str
+    builtin: object | None  # models.domain.builtins.Builtin
+    lookup: Mapping[tuple[str, ...], tuple[str, str]]
+    choices: tuple[str, ...] = ()
+    choice_values: tuple[tuple[str, str], ...] = ()
+
+
+def extract(words: list[str], sources: list[SlotSource], ctx: ParseContext) -> dict[str, str]:
+    used = [False] * len(words)
+    slots: dict[str, str] = {}
+    builtin_sources = sorted(
+        (s for s in sources if s.builtin is not None), key=lambda s: _PRIORITY.index(s.builtin.name)
+    )  # type: ignore[attr-defined]
+    for src in builtin_sources:
+        spans = src.builtin.find_spans(words, ctx)  # type: ignore[attr-defined]
+        spans = [sp for sp in spans if not any(used[sp[0] : sp[1]])]
+        if not spans:
+            continue
+        start, end, value = max(spans, key=lambda sp: (sp[1] - sp[0], -sp[0]))
+        for k in range(start, end):
+            used[k] = True
+        slots[src.slot] = value
+    for src in sources:
+        if src.builtin is not None:
+            continue
+        found = _match_list(words, used, src)
+        if found is not None:
+            start, end, value = found
+            for k in range(start, end):
+                used[k] = True
+            slots[src.slot] = value
+    return slots
+
+
+def _match_list(words: list[str], used: list[bool], src: SlotSource) -> tuple[int, int, str] | None:
+    longest = max((len(k) for k in src.lookup), default=1)
+    for n in range(min(longest, len(words)), 0, -1):
+        for i in range(len(words) - n + 1):
+            if any(used[i : i + n]):
+                continue
+            hit = src.lookup.get(tuple(words[i : i + n]))
+            if hit is not None:
+                return i, i + n, hit[0]
+    best: tuple[float, int, int, str] | None = None
+    for n in range(1, min(longest + 1, len(words)) + 1):
+        for i in range(len(words) - n + 1):
+            if any(used[i : i + n]):
+                continue
+            text = " ".join(words[i : i + n])
+            if len(text) < 3:
+                continue
+            res = process.extractOne(
+                text, src.choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+            )
+            if res is None:
+                continue
+            score = float(res[1])
+            if best is None or (score, n) > (best[0], best[2] - best[1]):
+                best = (score, i, i + n, src.choice_values[res[2]][0])
+    return None if best is None else (best[1], best[2], best[3])
