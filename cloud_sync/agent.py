@@ -38,6 +38,8 @@ from cloud_sync.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+MAX_RETRY_AFTER = 600.0  # a server asking for longer is capped: we still want to try
+
 SyncCallback = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -208,7 +210,7 @@ class SyncAgent:
         delay = random.uniform(0, min(self.max_backoff, self.base_backoff * 2**self._failures))
         if retry_after is not None:
             with contextlib.suppress(ValueError):
-                delay = max(delay, min(float(retry_after), self.max_backoff * 4))
+                delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
         log.warning("batch send failed (%s); retrying in %.2fs", reason, delay)
         return delay
 

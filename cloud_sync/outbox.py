@@ -82,7 +82,9 @@ class Outbox:
         self._dropped_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._tx() as con:
-            con.executescript(_SCHEMA)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
 
     # -- connection handling
     def _con(self) -> sqlite3.Connection:

@@ -7,9 +7,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -70,9 +71,15 @@ def sqlite_url(tmp_path: Path) -> str:
 class ServerThread:
     """uvicorn serving `app` on 127.0.0.1 in a thread (port 0 unless given)."""
 
-    def __init__(self, app: FastAPI, port: int = 0) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="off", timeout_graceful_shutdown=1)
+    def __init__(self, app: Any, port: int = 0) -> None:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -116,8 +123,15 @@ class Cloud:
     def tenant(self, name: str = "Salon Ayşe", **fields: object) -> tuple[uuid.UUID, str]:
         """A tenant and its admin key (as `arma-cloud tenants create` makes them)."""
         with self.db.session() as s:
-            t = Tenant(id=uuid.uuid4(), name=name, currency="TRY", timezone="Europe/Istanbul",
-                       opening_hours={}, settings={}, **fields)
+            t = Tenant(
+                id=uuid.uuid4(),
+                name=name,
+                currency="TRY",
+                timezone="Europe/Istanbul",
+                opening_hours={},
+                settings={},
+                **fields,
+            )
             s.add(t)
             s.flush()
             _, token = issue_key(s, t.id, "admin")
@@ -135,27 +149,40 @@ class Cloud:
         return str(r.json()["token"])
 
 
-def start_cloud(db_url: str, *, rate_limit: int = 0, port: int = 0) -> Cloud:
+def start_cloud(
+    db_url: str,
+    *,
+    rate_limit: int = 0,
+    port: int = 0,
+    wrap: Callable[[FastAPI], Any] | None = None,
+    burst: int = 600,
+) -> Cloud:
+    """Serve the API on `db_url`; `wrap` may put an ASGI layer around it (tests only)."""
     db = Database(db_url)
-    app = create_app(CloudSettings(database_url=db_url, rate_limit_per_minute=rate_limit), db=db)
-    return Cloud(db=db, app=app, server=ServerThread(app, port).start())
+    settings = CloudSettings(
+        database_url=db_url, rate_limit_per_minute=rate_limit, rate_limit_burst=burst
+    )
+    app = create_app(settings, db=db)
+    served = wrap(app) if wrap else app
+    return Cloud(db=db, app=app, server=ServerThread(served, port).start())
+
+
+def stop_cloud(c: Cloud) -> None:
+    for client in c.clients:
+        client.close()
+    c.server.stop()
+    c.db.dispose()
 
 
 @pytest.fixture
 def cloud(db_url: str) -> Iterator[Cloud]:
     c = start_cloud(db_url)
     yield c
-    for client in c.clients:
-        client.close()
-    c.server.stop()
-    c.db.dispose()
+    stop_cloud(c)
 
 
 @pytest.fixture
 def sqlite_cloud(sqlite_url: str) -> Iterator[Cloud]:
     c = start_cloud(sqlite_url)
     yield c
-    for client in c.clients:
-        client.close()
-    c.server.stop()
-    c.db.dispose()
+    stop_cloud(c)

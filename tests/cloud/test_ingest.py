@@ -67,17 +67,22 @@ def test_gzip_body_accepted_and_corrupt_gzip_refused(cloud: Cloud) -> None:
 
 
 def test_foreign_tenant_or_hub_events_are_rejected_not_stored(cloud: Cloud) -> None:
-    tenant, hub, admin, hub_token = _setup(cloud)
+    tenant, hub, _, hub_token = _setup(cloud)
     other_tenant, other_admin = cloud.tenant("Other")
     other_hub, _ = cloud.hub(other_admin)
     mine = event(tenant, hub, interaction())
     wrong_tenant = event(other_tenant, other_hub, interaction())
     wrong_hub = event(tenant, uuid.uuid4(), interaction())
-    body = cloud.client(hub_token).post(
-        "/v1/events:batch", json=batch_json([mine, wrong_tenant, wrong_hub])).json()
+    body = (
+        cloud.client(hub_token)
+        .post("/v1/events:batch", json=batch_json([mine, wrong_tenant, wrong_hub]))
+        .json()
+    )
     assert body["accepted"] == [str(mine.id)]
     assert {(r["id"], r["code"]) for r in body["rejected"]} == {
-        (str(wrong_tenant.id), "wrong_tenant"), (str(wrong_hub.id), "wrong_hub")}
+        (str(wrong_tenant.id), "wrong_tenant"),
+        (str(wrong_hub.id), "wrong_hub"),
+    }
     assert cloud.client(other_admin).get("/v1/events").json()["total"] == 0
 
 
@@ -113,7 +118,9 @@ def test_voice_orders_become_orders_or_recorded_rejections(cloud: Cloud) -> None
     first = event(tenant, hub, order_request(krem, 2), seq=1)
     second = event(tenant, hub, order_request(krem, 2), seq=2)  # only 1 left
     hc = cloud.client(hub_token)
-    assert len(hc.post("/v1/events:batch", json=batch_json([first, second])).json()["accepted"]) == 2
+    assert (
+        len(hc.post("/v1/events:batch", json=batch_json([first, second])).json()["accepted"]) == 2
+    )
     hc.post("/v1/events:batch", json=batch_json([first, second]))  # re-sent: no second order
     orders = a.get("/v1/orders").json()
     assert orders["total"] == 1
@@ -140,12 +147,15 @@ def test_voice_bookings_become_appointments_or_slot_taken(cloud: Cloud) -> None:
 
 def test_device_status_updates_registry_and_history(cloud: Cloud) -> None:
     tenant, hub, admin, hub_token = _setup(cloud)
-    events = [event(tenant, hub, status(battery=b), device="arma-7", seq=i)
-              for i, b in enumerate((90, 85, 70))]
+    events = [
+        event(tenant, hub, status(battery=b), device="arma-7", seq=i)
+        for i, b in enumerate((90, 85, 70))
+    ]
     cloud.client(hub_token).post("/v1/events:batch", json=batch_json(events))
     a = cloud.client(admin)
     devices = a.get("/v1/devices").json()["items"]
     assert [(d["device_id"], d["battery_pct"], d["online"]) for d in devices] == [
-        ("arma-7", 70, True)]
+        ("arma-7", 70, True)
+    ]
     history = a.get(f"/v1/devices/{devices[0]['id']}/status").json()
     assert [h["battery_pct"] for h in history["items"]] == [70, 85, 90]
