@@ -1,0 +1,192 @@
+"""MQTT device link: the single owner of the hub's aiomqtt connection.
+
+It connects with the hub's credentials and a Last Will that marks the hub offline, publishes the
+hub's retained status, subscribes to every device's uplink topics, turns each message into a
+typed message (`hub.messages`), and reconnects with capped, jittered backoff after a broker
+restart or a network cut (re-subscribing every time). Its session is persistent
+(clean_session=False) so QoS 1 messages that arrive while it reconnects wait in the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiomqtt
+
+from hub import wire
+from hub.links.base import Backoff, LinkError
+from hub.messages import (
+    Command,
+    DeviceMessage,
+    Rejected,
+    RejectReason,
+    decode_device_message,
+)
+
+log = logging.getLogger(__name__)
+
+# uplink filters and the QoS the hub asks for (the broker delivers min(publish, subscribe))
+UPLINK_FILTERS = (
+    ("arma/v1/d/+/status", 1),
+    ("arma/v1/d/+/telemetry", 0),
+    ("arma/v1/d/+/event", 1),
+    ("arma/v1/d/+/ack", 1),
+    ("arma/v1/d/+/audio/+", 0),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttLinkConfig:
+    hub_id: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 10
+    reconnect_min_s: float = 0.2
+    reconnect_max_s: float = 5.0
+    queue_size: int = 10000
+    publish_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        wire.check_id(self.hub_id, "hub id")
+        if self.queue_size < 1:
+            raise ValueError("queue_size must be positive")
+
+
+def hub_status_payload(state: str) -> bytes:
+    data: bytes = wire.encode_json("status", {"state": state, "ts": round(time.time(), 3)})
+    return data
+
+
+class MqttLink:
+    """`DeviceLink` over MQTT. Incoming queue is bounded; when full the link waits (back
+    pressure into aiomqtt's own queue) rather than dropping an acknowledged QoS 1 message."""
+
+    def __init__(self, config: MqttLinkConfig) -> None:
+        self.config = config
+        self._queue: asyncio.Queue[DeviceMessage] = asyncio.Queue(maxsize=config.queue_size)
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._stack = contextlib.AsyncExitStack()
+        self._task: asyncio.Task[None] | None = None
+        self.connects = 0
+        self.status_topic = wire.hub_topic(config.hub_id, "status")
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def __aenter__(self) -> MqttLink:
+        tg = await self._stack.enter_async_context(asyncio.TaskGroup())
+        self._task = tg.create_task(self._run(), name="mqtt-link")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        client = self._client
+        if client is not None:
+            # a clean disconnect does not fire the Will, so say "offline" ourselves
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await client.publish(
+                    self.status_topic,
+                    hub_status_payload("offline"),
+                    qos=1,
+                    retain=True,
+                    timeout=2.0,
+                )
+        if self._task is not None:
+            self._task.cancel()
+        await self._stack.aclose()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    # -- DeviceLink -------------------------------------------------------------------------------
+    async def messages(self) -> AsyncIterator[DeviceMessage]:
+        while True:
+            yield await self._queue.get()
+
+    def reaches(self, device_id: str) -> bool:
+        return True  # the broker routes to any device that has credentials
+
+    async def send_command(self, device_id: str, command: Command) -> None:
+        await self._publish(wire.device_topic(device_id, "cmd"), command.encode(), qos=1)
+
+    async def send_play(self, device_id: str, frame: bytes, session: int) -> None:
+        await self._publish(wire.device_topic(device_id, "play", session), frame, qos=0)
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
+        """Publish on a hub topic (intent, reply, event) for local integrations."""
+        await self._publish(topic, payload, qos=qos, retain=retain)
+
+    async def _publish(self, topic: str, payload: bytes, *, qos: int, retain: bool = False) -> None:
+        client = self._client
+        if client is None:
+            raise LinkError("MQTT link is not connected")
+        try:
+            await client.publish(
+                topic, payload, qos=qos, retain=retain, timeout=self.config.publish_timeout_s
+            )
+        except aiomqtt.MqttError as exc:
+            raise LinkError(f"publish to {topic} failed: {exc}") from exc
+
+    # -- connection owner -----------------------------------------------------------------------
+    def _make_client(self) -> aiomqtt.Client:
+        cfg = self.config
+        return aiomqtt.Client(
+            cfg.host,
+            cfg.port,
+            username=cfg.username,
+            password=cfg.password,
+            identifier=f"arma-hub-{cfg.hub_id}",
+            clean_session=False,
+            keepalive=cfg.keepalive_s,
+            will=aiomqtt.Will(self.status_topic, hub_status_payload("offline"), qos=1, retain=True),
+            timeout=10.0,
+        )
+
+    async def _run(self) -> None:
+        backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)
+        while True:
+            delay = backoff.next_delay()
+            try:
+                async with self._make_client() as client:
+                    await client.subscribe(list(UPLINK_FILTERS))
+                    await client.publish(
+                        self.status_topic, hub_status_payload("online"), qos=1, retain=True
+                    )
+                    self._client = client
+                    self.connects += 1
+                    self._connected.set()
+                    backoff.reset()
+                    log.info("MQTT link up (%s:%d)", self.config.host, self.config.port)
+                    async for message in client.messages:
+                        decoded = self._decode(message.topic.value, message.payload)
+                        if decoded is not None:
+                            await self._queue.put(decoded)
+            except aiomqtt.MqttError as exc:
+                log.warning("MQTT link down (%s); reconnecting in %.2f s", exc, delay)
+            finally:
+                self._client = None
+                self._connected.clear()
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _decode(topic: str, payload: object) -> DeviceMessage | None:
+        if not isinstance(payload, (bytes, bytearray)):
+            payload = b"" if payload is None else str(payload).encode()
+        try:
+            device_id, kind, session = wire.parse_device_topic(topic)
+        except wire.ProtocolError as exc:
+            return Rejected(RejectReason.BAD_TOPIC, f"{topic!r}: {exc}")
+        if kind == "status" and not payload:
+            return None  # a cleared retained status (device removed), not a message
+        return decode_device_message(device_id, kind, session, bytes(payload))
