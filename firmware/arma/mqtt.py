@@ -98,6 +98,7 @@ class MQTTClient:
         self._wake = asyncio.Event()
         self._last_rx = 0
         self._last_ping = 0
+        self._stopped = False
 
     # -- public API ----------------------------------------------------------------------
     def subscribe(self, topic, qos=0):
@@ -145,6 +146,8 @@ class MQTTClient:
                 log.warn(_TAG, "link down: %r" % (e,))
             finally:
                 await self._close()
+            if self._stopped:
+                return
             delay = min(self.backoff_max_ms, self.backoff_min_ms << min(attempt, 10))
             delay = delay // 2 + random.getrandbits(16) % (delay // 2 + 1)
             attempt += 1
@@ -241,7 +244,8 @@ class MQTTClient:
                 pass
 
     async def disconnect(self):
-        # Clean DISCONNECT: the broker does not publish the Last Will.
+        # Clean DISCONNECT (the broker does not publish the Last Will); run() then returns.
+        self._stopped = True
         if self.connected:
             try:
                 await self._write(_DISCONNECT)
