@@ -1,0 +1,172 @@
+"""Running the int8 Whisper graphs: encoding, constrained beam search, free greedy decoding.
+
+The beam search walks a :class:`~models.asr.tokens.TokenAutomaton`; all beams go through
+the decoder step as one batch and share the encoder's cross-attention keys/values (batch 1,
+broadcast). Every hypothesis also carries its *regret*: the summed gap between the best
+token the model wanted at each step (over the whole vocabulary) and the token the domain
+allowed. In-domain speech has a regret near zero per token; speech the domain cannot express
+has a large one -- the recogniser's "not recognised" signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from models.asr.features import encoder_input
+from models.asr.tokens import TokenAutomaton, WhisperTokenizer
+
+
+@dataclass(frozen=True)
+class CrossAttention:
+    keys: np.ndarray
+    values: np.ndarray
+    frames: int
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    tokens: tuple[int, ...]
+    logprob: float
+    regret: float
+    finished: bool
+
+    @property
+    def n_tokens(self) -> int:
+        """Scored tokens, end of text included."""
+        return len(self.tokens) + (1 if self.finished else 0)
+
+    @property
+    def mean_regret(self) -> float:
+        return self.regret / max(1, self.n_tokens)
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / max(1, self.n_tokens)
+
+
+def make_session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.enable_cpu_mem_arena = False  # keeps RSS close to what the tensors need
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class WhisperRunner:
+    def __init__(
+        self, encoder: Path, decoder: Path, tokenizer: WhisperTokenizer, threads: int = 1
+    ) -> None:
+        self.tokenizer = tokenizer
+        self._encoder = make_session(encoder, threads)
+        self._decoder = make_session(decoder, threads)
+        past = next(i for i in self._decoder.get_inputs() if i.name == "past_kv")
+        self._cache_shape = (int(past.shape[0]), int(past.shape[2]), int(past.shape[4]))
+
+    def encode(self, audio: np.ndarray, tail_seconds: float = 1.0) -> CrossAttention:
+        mel = encoder_input(audio, tail_seconds)
+        keys, values = self._encoder.run(None, {"mel": mel[None]})
+        return CrossAttention(keys, values, mel.shape[1])
+
+    def _step(
+        self, tokens: np.ndarray, past: np.ndarray, cross: CrossAttention
+    ) -> tuple[np.ndarray, np.ndarray]:
+        logprobs, present = self._decoder.run(
+            None,
+            {"tokens": tokens, "past_kv": past, "cross_k": cross.keys, "cross_v": cross.values},
+        )
+        return logprobs, present
+
+    def _start(self, cross: CrossAttention, language: str) -> tuple[np.ndarray, np.ndarray]:
+        layers2, heads, d_head = self._cache_shape
+        empty = np.zeros((layers2, 1, heads, 0, d_head), np.float32)
+        prompt = np.array([self.tokenizer.prompt(language)], np.int64)
+        return self._step(prompt, empty, cross)
+
+    def beam_search(
+        self,
+        cross: CrossAttention,
+        automaton: TokenAutomaton,
+        *,
+        beam: int = 8,
+        max_tokens: int = 64,
+    ) -> tuple[Hypothesis | None, Hypothesis]:
+        """(best complete path through the automaton or None, free greedy transcription).
+
+        Live beams are ranked by summed log-probability (all have the same length); finished
+        ones by mean log-probability per token, so that a short phrase the domain allows
+        does not beat the long one that was said. The search stops once ``beam`` paths have
+        finished. A free greedy row rides in the same batch: its mean log-probability is
+        the yardstick for how well the best constrained path explains the audio.
+        """
+        logprobs, past = self._start(cross, automaton.language)
+        # live beams: (tokens, logprob, regret, automaton state)
+        live: list[tuple[tuple[int, ...], float, float, int]] = [((), 0.0, 0.0, 0)]
+        finished: list[Hypothesis] = []
+        eot = self.tokenizer.eot
+        free_tokens: list[int] = []
+        free_lp, free_done = 0.0, False
+        free_row = 0  # the free row shares the prompt row at first
+        for _ in range(max_tokens):
+            if not free_done:
+                token = int(np.argmax(logprobs[free_row]))
+                free_lp += float(logprobs[free_row, token])
+                free_done = token == eot
+                if not free_done:
+                    free_tokens.append(token)
+            candidates: list[tuple[float, float, int, int]] = []
+            for row, (_toks, score, regret, state) in enumerate(live):
+                allowed = automaton.allowed(state)
+                if allowed.size == 0:
+                    continue
+                lp_row = logprobs[row]
+                best = float(lp_row.max())
+                lp_allowed = lp_row[allowed]
+                for j in np.argsort(-lp_allowed)[:beam]:
+                    lp = float(lp_allowed[j])
+                    candidates.append((score + lp, regret + best - lp, row, int(allowed[j])))
+            candidates.sort(key=lambda c: -c[0])
+            next_live: list[tuple[tuple[int, ...], float, float, int]] = []
+            parents: list[int] = []
+            for score, regret, row, token in candidates[: 2 * beam]:
+                toks, _, _, state = live[row]
+                if token == eot:
+                    # an ending counts only if it ranks among the best `beam` candidates, so
+                    # a domain full of one-word commands cannot end the search at once
+                    if len(next_live) < beam:
+                        finished.append(Hypothesis(toks, score, regret, True))
+                elif len(next_live) < beam:
+                    next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
+                    parents.append(row)
+            if not next_live or len(finished) >= beam:
+                break
+            live = next_live
+            feed = [t[0][-1] for t in live]
+            if not free_done:
+                parents.append(free_row)
+                feed.append(free_tokens[-1])
+            past = np.ascontiguousarray(past[:, parents])
+            free_row = len(live)
+            logprobs, past = self._step(np.array(feed, np.int64)[:, None], past, cross)
+        free = Hypothesis(tuple(free_tokens), free_lp, 0.0, free_done)
+        if not finished:
+            return None, free
+        return max(finished, key=lambda h: h.logprob / h.n_tokens), free
+
+    def greedy(self, cross: CrossAttention, language: str, max_tokens: int = 48) -> Hypothesis:
+        """Unconstrained greedy transcription (the free reference for scoring)."""
+        logprobs, past = self._start(cross, language)
+        tokens: list[int] = []
+        total = 0.0
+        for _ in range(max_tokens):
+            token = int(np.argmax(logprobs[0]))
+            total += float(logprobs[0, token])
+            if token == self.tokenizer.eot:
+                return Hypothesis(tuple(tokens), total, 0.0, True)
+            tokens.append(token)
+            logprobs, past = self._step(np.array([[token]], np.int64), past, cross)
+        return Hypothesis(tuple(tokens), total, 0.0, False)

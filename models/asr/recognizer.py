@@ -1,0 +1,110 @@
+"""Domain-constrained recognition: audio + word graph -> words, or "not recognised".
+
+The decision rule (calibrated by ``arma-models eval``, see docs/speech.md): the constrained
+beam search's best path is accepted when its mean log-probability per token falls at most
+``reject_margin`` nats below that of Whisper's own free (unconstrained, greedy) reading of
+the same audio. Speech the domain can express scores about as well constrained as free;
+other speech, silence and noise score far worse. Confidence maps the same margin through a
+logistic centred on the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.asr.build import BuiltModel, ensure_built
+from models.asr.decoder import WhisperRunner
+from models.asr.features import SAMPLE_RATE
+from models.asr.tokens import TokenAutomaton, WhisperTokenizer, WordGraphLike
+
+# Nats per token the constrained path may fall below the free reading (see eval).
+DEFAULT_REJECT_MARGIN = 2.0
+MIN_AUDIO_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Transcript:
+    words: tuple[str, ...] | None  # None = not recognised
+    confidence: float
+    margin: float  # constrained minus free mean log-probability per token (<= ~0)
+    logprob: float
+    free_text: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words or ())
+
+    @property
+    def recognised(self) -> bool:
+        return self.words is not None
+
+
+def confidence_from_margin(margin: float, threshold: float) -> float:
+    return 1.0 / (1.0 + math.exp(-2.0 * (margin + threshold)))
+
+
+class Recognizer:
+    def __init__(
+        self,
+        built: BuiltModel | None = None,
+        *,
+        threads: int = 1,
+        beam: int = 8,
+        reject_margin: float = DEFAULT_REJECT_MARGIN,
+        tail_seconds: float = 1.0,
+    ) -> None:
+        self.built = built or ensure_built()
+        self.tokenizer = WhisperTokenizer.load(self.built.directory / "tokenizer.json")
+        self.runner = WhisperRunner(
+            self.built.encoder, self.built.decoder, self.tokenizer, threads=threads
+        )
+        self.beam = beam
+        self.reject_margin = reject_margin
+        self.tail_seconds = tail_seconds
+
+    @classmethod
+    def from_directory(cls, directory: Path, **kwargs: object) -> Recognizer:
+        from models.asr.build import load_built
+
+        built = load_built(directory)
+        if built is None:
+            raise FileNotFoundError(f"no built speech model in {directory}")
+        return cls(built, **kwargs)  # type: ignore[arg-type]
+
+    def automaton(self, graph: WordGraphLike, language: str) -> TokenAutomaton:
+        return TokenAutomaton(graph, self.tokenizer, language)
+
+    def transcribe(self, audio: np.ndarray, automaton: TokenAutomaton) -> Transcript:
+        audio = np.asarray(audio, np.float32)
+        if audio.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
+            return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms={"encode": 0.0})
+        t0 = time.perf_counter()
+        cross = self.runner.encode(audio, self.tail_seconds)
+        t1 = time.perf_counter()
+        seconds = audio.size / SAMPLE_RATE
+        best, free = self.runner.beam_search(
+            cross, automaton, beam=self.beam, max_tokens=int(16 + 8 * seconds)
+        )
+        t2 = time.perf_counter()
+        timings = {"encode": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000}
+        if best is None:
+            return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms=timings)
+        margin = best.mean_logprob - free.mean_logprob
+        confidence = confidence_from_margin(margin, self.reject_margin)
+        words = tuple(automaton.words(list(best.tokens)))
+        accepted = margin >= -self.reject_margin and bool(words)
+        free_text = self.tokenizer.decode(list(free.tokens)).strip()
+        return Transcript(
+            words if accepted else None,
+            confidence,
+            margin,
+            best.logprob,
+            free_text=free_text,
+            timings_ms=timings,
+        )

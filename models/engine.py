@@ -1,0 +1,186 @@
+"""The speech engine the hub uses: audio stream -> endpoint -> words -> intent and slots.
+
+    engine = Engine("models/domains/salon.tr.yaml", threads=1)
+    session = engine.new_session()
+    for chunk in pcm16_chunks:                    # any size, 16 kHz mono little-endian
+        event = session.feed(chunk)
+        if event and event.kind is EndpointKind.UTTERANCE_ENDED:
+            print(event.result)                   # Result(text, intent, slots, confidence, timings)
+    engine.recognize(samples_float32_16k)         # one shot, no VAD gating
+
+Blocking by design (onnxruntime on the calling thread); the hub calls it from a worker
+thread. A session decodes speculatively as soon as the endpointer sees the speech stop, so
+that when the silence is long enough to end the utterance the result is usually ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.asr.audio import pcm16_to_float
+from models.asr.recognizer import Recognizer, Transcript
+from models.asr.tokens import TokenAutomaton, WordGraphLike
+from models.vad import EndpointConfig, Endpointer, EndpointKind, SileroVad
+
+log = logging.getLogger(__name__)
+
+
+class UnderstandingLike(Protocol):
+    intent: str | None
+    slots: dict[str, str]
+    confidence: float
+
+
+class CompiledDomainLike(Protocol):
+    language: str
+    word_graph: WordGraphLike
+
+    def understand(self, text: str, now: datetime) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    text: str
+    intent: str | None  # None = not recognised
+    slots: dict[str, str]
+    confidence: float
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds
+
+    @property
+    def recognised(self) -> bool:
+        return self.intent is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "slots": dict(self.slots),
+            "confidence": round(self.confidence, 4),
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True)
+class EndpointEvent:
+    kind: EndpointKind
+    result: Result | None = None  # set when the utterance ended (or no speech came)
+    reason: str = ""
+
+
+def load_compiled(domain: str | Path | CompiledDomainLike) -> CompiledDomainLike:
+    if isinstance(domain, str | Path):
+        from models.domain import compile_domain, load_domain
+
+        compiled: CompiledDomainLike = compile_domain(load_domain(Path(domain)))
+        return compiled
+    return domain
+
+
+class Engine:
+    def __init__(
+        self,
+        domain: str | Path | CompiledDomainLike,
+        threads: int = 1,
+        *,
+        recognizer: Recognizer | None = None,
+        endpoint: EndpointConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.domain = load_compiled(domain)
+        self.recognizer = recognizer or Recognizer(threads=threads)
+        self.automaton: TokenAutomaton = self.recognizer.automaton(
+            self.domain.word_graph, self.domain.language
+        )
+        self.endpoint = endpoint or EndpointConfig()
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def new_session(self) -> Session:
+        return Session(self)
+
+    def recognize(self, samples: np.ndarray, now: datetime | None = None) -> Result:
+        t0 = time.perf_counter()
+        transcript = self.recognizer.transcribe(samples, self.automaton)
+        return self._understand(transcript, now, t0)
+
+    def _understand(self, transcript: Transcript, now: datetime | None, t0: float) -> Result:
+        timings = dict(transcript.timings_ms)
+        if not transcript.recognised:
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            return Result("", None, {}, transcript.confidence, timings)
+        t1 = time.perf_counter()
+        meaning = self.domain.understand(transcript.text, now or self.clock())
+        timings["understand"] = (time.perf_counter() - t1) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        if meaning.intent is None:
+            return Result(transcript.text, None, {}, 0.0, timings)
+        confidence = min(transcript.confidence, float(meaning.confidence))
+        return Result(transcript.text, meaning.intent, dict(meaning.slots), confidence, timings)
+
+
+class Session:
+    """One device stream. Not thread-safe: one caller feeds it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.endpointer = Endpointer(engine.endpoint, SileroVad())
+        self._speculative: tuple[int, Transcript] | None = None
+
+    def feed(self, pcm16: bytes) -> EndpointEvent | None:
+        return self.feed_float(pcm16_to_float(pcm16))
+
+    def feed_float(self, samples: np.ndarray) -> EndpointEvent | None:
+        vad_event = self.endpointer.feed(samples)
+        if vad_event is None:
+            self._maybe_speculate()
+            return None
+        if vad_event.kind is EndpointKind.SPEECH_STARTED:
+            return EndpointEvent(vad_event.kind)
+        return self._finish(vad_event.kind, vad_event.audio, vad_event.reason)
+
+    def finish(self) -> EndpointEvent:
+        """End of stream from the device side: decide on what was heard."""
+        event = self.endpointer.finish()
+        return self._finish(event.kind, event.audio, event.reason)
+
+    def _maybe_speculate(self) -> None:
+        """Decode once the speech has stopped long enough for the utterance audio to be
+        final unless speech resumes; the endpoint then usually finds the result ready."""
+        ep = self.endpointer
+        if not ep.settled:
+            return
+        audio = ep.speech_so_far()
+        if self._speculative is None or self._speculative[0] != audio.size:
+            self._speculative = (
+                audio.size,
+                self.engine.recognizer.transcribe(audio, self.engine.automaton),
+            )
+
+    def _finish(self, kind: EndpointKind, audio: np.ndarray | None, reason: str) -> EndpointEvent:
+        t0 = time.perf_counter()
+        if kind is EndpointKind.NO_SPEECH or audio is None:
+            result = Result("", None, {}, 0.0, {"total": 0.0})
+            return EndpointEvent(EndpointKind.NO_SPEECH, result, reason)
+        spec = self._speculative
+        # reuse the speculative pass when no new speech came after it (trailing silence
+        # beyond the kept 200 ms does not change the utterance audio)
+        if spec is not None and spec[0] == audio.size:
+            transcript = spec[1]
+            reused = True
+        else:
+            transcript = self.engine.recognizer.transcribe(audio, self.engine.automaton)
+            reused = False
+        result = self.engine._understand(transcript, None, t0)
+        timings = dict(result.timings)
+        timings["after_endpoint"] = (time.perf_counter() - t0) * 1000
+        timings["speculative_reused"] = 1.0 if reused else 0.0
+        timings["audio"] = audio.size / 16.0
+        final = Result(result.text, result.intent, result.slots, result.confidence, timings)
+        return EndpointEvent(kind, final, reason)
