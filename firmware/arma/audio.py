@@ -23,7 +23,7 @@ class Uplink:
         self.pkt = bytearray(_LEAD + 2 + _TOPIC_MAX + proto.FRAME_HEADER_SIZE + self.payload_len)
         self.state = proto.AdpcmState()
         self.packet = memoryview(self.pkt)  # the current session's packet view
-        self.mic_buf = self.samples  # where the microphone writes
+        self.mic_buf = self.samples  # type: array | memoryview  # where the microphone writes
         self._fh = 0
         self.last_peak = 0
 

@@ -24,19 +24,19 @@ DEFAULTS = {
     "sim": {},
 }
 
-# key path -> (type, minimum, maximum)
+# key path -> (is text, minimum, maximum): the value (text: its length) must lie in range
 UPDATABLE = {
-    "telemetry_s": (int, 1, 86400),
-    "audio.volume": (int, 0, 100),
-    "audio.max_ms": (int, 500, 60000),
-    "audio.silence_ms": (int, 200, 10000),
-    "audio.silence_peak": (int, 0, 32767),
-    "timeouts.reply_ms": (int, 1000, 120000),
-    "mqtt.host": (str, 1, 253),
-    "mqtt.port": (int, 1, 65535),
-    "mqtt.keepalive": (int, 2, 3600),
-    "wifi.ssid": (str, 1, 32),
-    "wifi.password": (str, 0, 64),
+    "telemetry_s": (False, 1, 86400),
+    "audio.volume": (False, 0, 100),
+    "audio.max_ms": (False, 500, 60000),
+    "audio.silence_ms": (False, 200, 10000),
+    "audio.silence_peak": (False, 0, 32767),
+    "timeouts.reply_ms": (False, 1000, 120000),
+    "mqtt.host": (True, 1, 253),
+    "mqtt.port": (False, 1, 65535),
+    "mqtt.keepalive": (False, 2, 3600),
+    "wifi.ssid": (True, 1, 32),
+    "wifi.password": (True, 0, 64),
 }
 NEEDS_RESTART = ("mqtt.host", "mqtt.port", "mqtt.keepalive", "wifi.ssid", "wifi.password")
 
@@ -106,11 +106,16 @@ def apply_changes(cfg, changes):
         rule = UPDATABLE.get(key)
         if rule is None:
             raise ConfigError("not updatable: " + key)
-        typ, lo, hi = rule
+        is_text, lo, hi = rule
         v = changes[key]
-        if not isinstance(v, typ) or isinstance(v, bool):
-            raise ConfigError("bad type for " + key)
-        n = len(v) if typ is str else v
+        if is_text:
+            if not isinstance(v, str):
+                raise ConfigError("bad type for " + key)
+            n = len(v)
+        else:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ConfigError("bad type for " + key)
+            n = v
         if not lo <= n <= hi:
             raise ConfigError("out of range: " + key)
     new = _merge(cfg, {})

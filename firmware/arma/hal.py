@@ -156,20 +156,22 @@ class BleRadio:
         for uuid, chars in services:
             spec.append((bluetooth.UUID(uuid),
                          tuple((bluetooth.UUID(c), f) for c, f in chars)))
-        return self._ble.gatts_register_services(spec)
+        return self._ble.gatts_register_services(tuple(spec))  # type: ignore[arg-type]
 
     def advertise(self, service_uuid):
         name = self._name.encode()
         adv = bytes((2, 0x01, 0x06, len(name) + 1, 0x09)) + name
         u = bluetooth.UUID(service_uuid)
-        resp = bytes((len(bytes(u)) + 1, 0x07)) + bytes(u)
-        self._ble.gap_advertise(100_000, adv_data=adv, resp_data=resp)
+        raw = bytes(u)  # type: ignore[call-overload]  # UUID has the buffer protocol
+        resp = bytes((len(raw) + 1, 0x07)) + raw
+        self._ble.gap_advertise(100_000, adv, resp_data=resp)
 
     def set_value(self, handle, data):
         self._ble.gatts_write(handle, data)
 
     def notify(self, conn, handle, data):
-        self._ble.gatts_notify(conn, handle, data)
+        # the stub omits conn_handle; MicroPython: gatts_notify(conn_handle, value_handle, data)
+        self._ble.gatts_notify(conn, handle, data)  # type: ignore[call-arg]
 
     def mtu(self, conn):
         return self._mtu.get(conn, 23)

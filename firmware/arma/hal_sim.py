@@ -34,7 +34,7 @@ class Hal:
         self._wifi_up = False
         self._t0 = time.ticks_ms()
         self._mic = None
-        self._next_ms = 0
+        self._next_ms = self._t0
         self._spk = None
         self.volume = cfg["audio"]["volume"]
         self.led_state = "off"

@@ -8,7 +8,7 @@ level = 1
 
 def _emit(lvl, tag, msg):
     if lvl >= level:
-        print("%d %s %s: %s" % (time.ticks_ms(), _LEVELS[lvl], tag, msg))
+        print("%d %s %s: %s" % (int(time.ticks_ms()), _LEVELS[lvl], tag, msg))  # type: ignore[call-overload]
 
 
 def debug(tag, msg):

@@ -96,8 +96,8 @@ class MQTTClient:
         self._writer = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._last_rx = 0
-        self._last_ping = 0
+        self._last_rx = time.ticks_ms()
+        self._last_ping = self._last_rx
         self._stopped = False
 
     # -- public API ----------------------------------------------------------------------
@@ -173,7 +173,8 @@ class MQTTClient:
                 payload += _str(self.password)
         body = b"\x00\x04MQTT\x04" + bytes((flags,)) + struct.pack(">H", self.keepalive) + payload
         await self._write(bytes((_CONNECT,)) + remaining_length(len(body)) + body)
-        hdr, data = await asyncio.wait_for_ms(self._read_packet(), self.connect_timeout_ms)
+        hdr, data = await asyncio.wait_for_ms(  # type: int, bytes
+            self._read_packet(), self.connect_timeout_ms)
         if hdr != _CONNACK or len(data) != 2:
             raise MQTTError("expected CONNACK")
         if data[1] != 0:

@@ -126,19 +126,20 @@ def _split_url(url):
 async def http_get(url, sink, max_bytes, timeout_ms=10000):
     # HTTP/1.0 GET; sink(chunk) gets the body; returns its length
     host, port, path = _split_url(url)
-    r, w = await asyncio.wait_for_ms(asyncio.open_connection(host, port), timeout_ms)
+    r, w = await asyncio.wait_for_ms(  # type: asyncio.StreamReader, asyncio.StreamWriter
+        asyncio.open_connection(host, port), timeout_ms)
     try:
         w.write(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)).encode())
         await asyncio.wait_for_ms(w.drain(), timeout_ms)
-        status = await asyncio.wait_for_ms(r.readline(), timeout_ms)
+        status = await asyncio.wait_for_ms(r.readline(), timeout_ms)  # type: bytes
         parts = status.split()
         if len(parts) < 2 or parts[1] != b"200":
-            raise OtaError("HTTP %s for %s" % (status[:40], path))
+            raise OtaError("HTTP %r for %s" % (status[:40], path))
         while (await asyncio.wait_for_ms(r.readline(), timeout_ms)) not in (b"\r\n", b"\n", b""):
             pass
         total = 0
         while True:
-            chunk = await asyncio.wait_for_ms(r.read(_CHUNK), timeout_ms)
+            chunk = await asyncio.wait_for_ms(r.read(_CHUNK), timeout_ms)  # type: bytes
             if not chunk:
                 return total
             total += len(chunk)
@@ -169,7 +170,7 @@ async def download_and_stage(url, key, feed=None):
     st = read_state()
     if st and st.get("phase") in ("staged", "trial"):
         raise OtaError("an update is already in progress")
-    buf = []
+    buf = []  # type: list[bytes]
     await http_get(url, buf.append, 8192)
     from arma.version import VERSION
 
