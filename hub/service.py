@@ -99,6 +99,7 @@ class Hub:
         self._last_refresh = 0.0
         self._parked: collections.OrderedDict[str, DeviceStatus] = collections.OrderedDict()
         self._log = _RateLimitedLog()
+        self._event_listeners: list[Callable[[DeviceEvent], None]] = []
         self.metrics.bind_live(
             self.registry.online_count,
             lambda: len(self.registry.all()),
@@ -123,6 +124,10 @@ class Hub:
                 queue_size=s.incoming_queue,
             )
         )
+
+    def add_event_listener(self, listener: Callable[[DeviceEvent], None]) -> None:
+        """Called for every accepted device event (the later outbox hooks in here)."""
+        self._event_listeners.append(listener)
 
     def link_connected(self) -> bool:
         return any(link.connected for link in self.links)
@@ -220,6 +225,8 @@ class Hub:
             self.registry.apply_event(msg)
             m["event"].inc()
             log.info("event from %s: %s %s", msg.device_id, msg.type, msg.action or "")
+            for listener in self._event_listeners:
+                listener(msg)
         elif isinstance(msg, CommandAck):
             m["ack"].inc()
             self.registry.mark_seen(msg.device_id, msg.received_at)
