@@ -37,8 +37,14 @@ class ManagedBroker:
 
     def sim(self, creds: DeviceCredentials, **kw: object) -> SimDevice:
         keepalive = kw.pop("keepalive_s", 10)
-        cfg = SimConfig(creds.device_id, "127.0.0.1", self.port, creds.mqtt_username,
-                        creds.mqtt_password, keepalive_s=int(keepalive))  # type: ignore[call-overload]
+        cfg = SimConfig(
+            creds.device_id,
+            "127.0.0.1",
+            self.port,
+            creds.mqtt_username,
+            creds.mqtt_password,
+            keepalive_s=int(keepalive),
+        )  # type: ignore[call-overload]
         return SimDevice(cfg, **kw)  # type: ignore[arg-type]
 
 
@@ -56,8 +62,13 @@ def broker(tmp_path: Path) -> Iterator[ManagedBroker]:
 
 def hub_settings(data_dir: Path, port: int, **overrides: object) -> HubSettings:
     values: dict[str, object] = {
-        "data_dir": data_dir, "mqtt_port": port, "http_port": 0, "registry_flush_s": 0.1,
-        "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, "command_timeout_s": 1.0,
+        "data_dir": data_dir,
+        "mqtt_port": port,
+        "http_port": 0,
+        "registry_flush_s": 0.1,
+        "reconnect_min_s": 0.1,
+        "reconnect_max_s": 1.0,
+        "command_timeout_s": 1.0,
     }
     values.update(overrides)
     return HubSettings(**values)  # type: ignore[arg-type]
@@ -90,10 +101,11 @@ def hub_for(broker: ManagedBroker) -> Callable[..., contextlib.AbstractAsyncCont
     return make
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> float:
-    """Poll until true; returns the seconds it took. Raises TimeoutError after `timeout`."""
+async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> float:  # noqa: ASYNC109
+    """Poll until true; returns the seconds it took. Raises TimeoutError after `timeout`.
+    (Polling on purpose: the state under test lives in other threads and processes.)"""
     started = time.monotonic()
     async with asyncio.timeout(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(step)
     return time.monotonic() - started

@@ -45,10 +45,23 @@ def _sim_process(broker: ManagedBroker, tmp_path, device_id: str, keepalive: int
     path = tmp_path / f"{device_id}.json"
     path.write_text(json.dumps([creds[0].as_json()]))
     return subprocess.Popen(
-        [sys.executable, "-m", "hub.sim.cli", "--credentials", str(path), "--port",
-         str(broker.port), "--keepalive", str(keepalive), "--telemetry-s", "0.5",
-         "--button-s", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "hub.sim.cli",
+            "--credentials",
+            str(path),
+            "--port",
+            str(broker.port),
+            "--keepalive",
+            str(keepalive),
+            "--telemetry-s",
+            "0.5",
+            "--button-s",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -71,8 +84,10 @@ async def test_silent_device_offline_within_one_and_a_half_keepalive(
             )
             last_seen = hub.registry.get("frozen-1").last_seen
             offline_after_last_packet = stopped_at + took - last_seen
-            print(f"frozen device offline {took:.2f} s after SIGSTOP, "
-                  f"{offline_after_last_packet:.2f} s after its last message")
+            print(
+                f"frozen device offline {took:.2f} s after SIGSTOP, "
+                f"{offline_after_last_packet:.2f} s after its last message"
+            )
             # Mosquitto 2.0 fires the Will once 1.5 x keepalive passed since the last packet,
             # but sweeps keepalives only every ~6 s (keepalive.c: `last_keepalive_check + 5 <
             # now`, whole seconds): that sweep is the stated tolerance, measured 3.8-9.8 s here

@@ -101,15 +101,21 @@ def test_device_cannot_reach_another_devices_topics(broker: ManagedBroker) -> No
         assert not dev_a.connect().is_failure
         # Mosquitto 2.0 grants these subscriptions (SUBACK) but its ACL filters every
         # delivery, so nothing of dev-b's ever reaches dev-a: checked below with real traffic
-        snooping = ("arma/v1/d/dev-b/cmd", "arma/v1/d/dev-b/play/+", "arma/v1/d/+/cmd",
-                    "arma/v1/d/#", "#")
+        snooping = (
+            "arma/v1/d/dev-b/cmd",
+            "arma/v1/d/dev-b/play/+",
+            "arma/v1/d/+/cmd",
+            "arma/v1/d/#",
+            "#",
+        )
         for topic in snooping:
             (code,) = dev_a.subscribe(topic)
             assert code.is_failure or code.value <= 2, (topic, code)
         assert not dev_a.subscribe("arma/v1/d/dev-a/cmd")[0].is_failure
 
-        telemetry = wire.encode_json("telemetry", {"battery": 50, "rssi": -60, "uptime": 1,
-                                                   "heap": 1, "fw": "x"})
+        telemetry = wire.encode_json(
+            "telemetry", {"battery": 50, "rssi": -60, "uptime": 1, "heap": 1, "fw": "x"}
+        )
         forged = dev_a.publish("arma/v1/d/dev-b/telemetry", telemetry)
         assert forged.value == NOT_AUTHORIZED
         forged_cmd = dev_a.publish("arma/v1/d/dev-b/cmd", b"{}")
@@ -141,8 +147,13 @@ def test_device_cannot_reach_another_devices_topics(broker: ManagedBroker) -> No
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_cli_add_applies_without_restart_and_remove_revokes(broker: ManagedBroker) -> None:
