@@ -62,7 +62,7 @@ _STATUS_CODES = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": code}
     for status, code in _STATUS_CODES.items()
-    if status in (401, 403, 404, 409, 422, 429)
+    if status in (400, 401, 403, 404, 409, 413, 415, 422, 429)
 }
 
 
