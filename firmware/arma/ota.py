@@ -216,8 +216,10 @@ def mark_good():
     st = read_state()
     if not st or st.get("phase") != "trial":
         return False
-    if exists("ota/old"):
-        _remove_tree("ota/old")
+    for d in ("ota/old", "ota/new"):
+        if exists(d):
+            _remove_tree(d)
+            os.rmdir(d)
     os.remove(STATE)
     return True
 
