@@ -88,7 +88,12 @@ class FliteSynthesizer:
         if language != "en":
             raise SynthesisError("flite speaks English only")
         for sentence in split_sentences(text):
-            yield wav_to_pcm16k(_run([self.binary, "-voice", self.voice, "-t", sentence, "-o", "/dev/stdout"], self.timeout_s))
+            yield wav_to_pcm16k(
+                _run(
+                    [self.binary, "-voice", self.voice, "-t", sentence, "-o", "/dev/stdout"],
+                    self.timeout_s,
+                )
+            )
 
 
 def _run(cmd: list[str], timeout_s: float) -> bytes:
