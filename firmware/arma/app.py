@@ -7,10 +7,9 @@ import json
 import random
 import time
 
-from micropython import const
-
 from arma import audio, commands, log, mqtt, ota, proto
 from arma.version import VERSION
+from micropython import const
 
 _TAG = "app"
 _POLL_MS = const(20)
@@ -33,9 +32,19 @@ class Device:
         self.topic_status = proto.device_topic(self.id, "status")
         offline = proto.encode_json("status", {"state": "offline", "fw": VERSION})
         self.client = mqtt.MQTTClient(
-            self.id, hal.resolve(m["host"]), m["port"], m["user"], m["password"],
-            m["keepalive"], (self.topic_status, offline, 1, True), self._on_message,
-            self._on_connect, m["queue"], m["backoff_min_ms"], m["backoff_max_ms"])
+            self.id,
+            hal.resolve(m["host"]),
+            m["port"],
+            m["user"],
+            m["password"],
+            m["keepalive"],
+            (self.topic_status, offline, 1, True),
+            self._on_message,
+            self._on_connect,
+            m["queue"],
+            m["backoff_min_ms"],
+            m["backoff_max_ms"],
+        )
         self.client.subscribe(proto.device_topic(self.id, "cmd"), 1)
         self.client.subscribe(proto.device_topic(self.id, "play"), 0)
         a = cfg["audio"]
@@ -73,14 +82,17 @@ class Device:
     # -- outbound messages ---------------------------------------------------------------
     def publish_status(self, state):
         self.state = state
-        self.client.publish(self.topic_status,
-                            proto.encode_json("status", {"state": state, "fw": VERSION}), 1, True)
+        self.client.publish(
+            self.topic_status, proto.encode_json("status", {"state": state, "fw": VERSION}), 1, True
+        )
 
     def event(self, typ, action, detail=None):
         msg = {"type": typ, "action": action}
         if detail:
             msg["detail"] = detail[:200]
-        self.client.publish(proto.device_topic(self.id, "event"), proto.encode_json("event", msg), 1)
+        self.client.publish(
+            proto.device_topic(self.id, "event"), proto.encode_json("event", msg), 1
+        )
 
     def ack(self, cmd_id, ok, error=None, result=None):
         msg = {"id": cmd_id, "ok": ok}
@@ -92,18 +104,27 @@ class Device:
 
     def telemetry(self):
         gc.collect()
-        return {"battery": battery_percent(self.hal.battery_mv()), "rssi": self.hal.rssi(),
-                "uptime": time.ticks_diff(time.ticks_ms(), self.t0) // 1000,
-                "heap": gc.mem_free(), "fw": VERSION, "charging": self.hal.charging()}
+        return {
+            "battery": battery_percent(self.hal.battery_mv()),
+            "rssi": self.hal.rssi(),
+            "uptime": time.ticks_diff(time.ticks_ms(), self.t0) // 1000,
+            "heap": gc.mem_free(),
+            "fw": VERSION,
+            "charging": self.hal.charging(),
+        }
 
     # -- tasks ---------------------------------------------------------------------------
     async def run(self):
         self.hal.led("off")
         self.hal.wdt_start(30000)
         await self.wifi_up()
-        await asyncio.gather(self.client.run(), self._guard("ptt", self.ptt_loop),
-                             self._guard("cmd", self.cmd_loop), self._guard("tel", self.tel_loop),
-                             self._guard("sys", self.sys_loop))
+        await asyncio.gather(
+            self.client.run(),
+            self._guard("ptt", self.ptt_loop),
+            self._guard("cmd", self.cmd_loop),
+            self._guard("tel", self.tel_loop),
+            self._guard("sys", self.sys_loop),
+        )
 
     async def _guard(self, name, loop):
         # a crashed concern is logged and restarted; the rest of the device keeps running
@@ -118,8 +139,9 @@ class Device:
     async def wifi_up(self):
         w = self.cfg["wifi"]
         attempt = 0
-        while not await self.hal.wifi_connect(w["ssid"], w["password"],
-                                              self.cfg["timeouts"]["wifi_ms"]):
+        while not await self.hal.wifi_connect(
+            w["ssid"], w["password"], self.cfg["timeouts"]["wifi_ms"]
+        ):
             delay = min(30000, 500 << min(attempt, 6))
             attempt += 1
             log.warn(_TAG, "wifi join failed, retry in %d ms" % delay)
@@ -218,7 +240,8 @@ class Device:
             await self.hal.mic_read(up.mic_buf)
             pkt = up.frame(seq, proto.FLAG_START if seq == 0 else 0)
             try:
-                await self.client.send_raw(pkt)
+                if not self.client.send_nowait(pkt):
+                    await self.client.flush(2000)
             except Exception as e:
                 log.warn(_TAG, "stream aborted: %r" % (e,))
                 return "offline"

@@ -5,9 +5,8 @@
 import asyncio
 from array import array
 
-from micropython import const
-
 from arma import adpcm_fast, proto
+from micropython import const
 
 _TOPIC_MAX = const(96)
 _LEAD = const(5)  # room for the PUBLISH type byte and up to 4 remaining-length bytes
@@ -34,7 +33,7 @@ class Uplink:
         pkt = self.pkt
         pkt[_LEAD] = len(t) >> 8
         pkt[_LEAD + 1] = len(t) & 0xFF
-        pkt[_LEAD + 2:_LEAD + 2 + len(t)] = t
+        pkt[_LEAD + 2 : _LEAD + 2 + len(t)] = t
         fh = _LEAD + 2 + len(t)
         self._fh = fh
         pkt[fh] = proto.FRAME_MAGIC
@@ -50,11 +49,11 @@ class Uplink:
         k = _varint(rem, lenbuf)
         start = _LEAD - 1 - k
         pkt[start] = 0x30  # PUBLISH, QoS 0: audio is real-time, a late frame is useless
-        pkt[start + 1:start + 1 + k] = lenbuf[:k]
+        pkt[start + 1 : start + 1 + k] = lenbuf[:k]
         end = fh + proto.FRAME_HEADER_SIZE + self.payload_len
         self.packet = memoryview(pkt)[start:end]
         if self.codec == proto.CODEC_PCM16:
-            self.mic_buf = memoryview(pkt)[fh + proto.FRAME_HEADER_SIZE:end]
+            self.mic_buf = memoryview(pkt)[fh + proto.FRAME_HEADER_SIZE : end]
         else:
             self.mic_buf = self.samples
         self.state.predictor = 0

@@ -15,9 +15,16 @@ F_NOTIFY = 0x0010
 
 SERVICES = (
     (SERVICE, ((CHAR_UP, F_READ | F_NOTIFY), (CHAR_DOWN, F_WRITE | F_WRITE_NR))),
-    (improv.SERVICE, ((improv.CHAR_STATE, F_READ | F_NOTIFY), (improv.CHAR_ERROR, F_READ | F_NOTIFY),
-                      (improv.CHAR_RPC, F_WRITE), (improv.CHAR_RESULT, F_READ | F_NOTIFY),
-                      (improv.CHAR_CAPS, F_READ))),
+    (
+        improv.SERVICE,
+        (
+            (improv.CHAR_STATE, F_READ | F_NOTIFY),
+            (improv.CHAR_ERROR, F_READ | F_NOTIFY),
+            (improv.CHAR_RPC, F_WRITE),
+            (improv.CHAR_RESULT, F_READ | F_NOTIFY),
+            (improv.CHAR_CAPS, F_READ),
+        ),
+    ),
 )
 
 
@@ -27,13 +34,17 @@ class BleLink:
         self.radio = radio
         self.on_message = on_message
         self.improv = improv_server
-        (up, down), (st, err, rpc, res, caps) = radio.register(SERVICES, self._on_write,
-                                                               self._on_conn)
+        (up, down), (st, err, rpc, res, caps) = radio.register(
+            SERVICES, self._on_write, self._on_conn
+        )
         self.h_up = up
         self.h_down = down
         self.h_rpc = rpc
-        self._improv_handles = {improv.CHAR_STATE: st, improv.CHAR_ERROR: err,
-                                improv.CHAR_RESULT: res}
+        self._improv_handles = {
+            improv.CHAR_STATE: st,
+            improv.CHAR_ERROR: err,
+            improv.CHAR_RESULT: res,
+        }
         self.conns = []
         self.reasm = proto.Reassembler()
         self.msg_no = 0

@@ -72,8 +72,7 @@ async def _ota(dev, args):
     dev.publish_status("updating")
     dev.hal.led("updating")
     try:
-        version = await ota.download_and_stage(url, bytes.fromhex(dev.cfg["key"]),
-                                               dev.hal.wdt_feed)
+        version = await ota.download_and_stage(url, bytes.fromhex(dev.cfg["key"]), dev.hal.wdt_feed)
     finally:
         dev.hal.led("idle")
         dev.publish_status("online")

@@ -6,14 +6,19 @@ import time
 
 import bluetooth
 import machine
-import network
 import neopixel
+import network
 from micropython import const
 
 _RATE = const(16000)
 _LED_COLOURS = {
-    "off": (0, 0, 0), "idle": (0, 0, 8), "listening": (0, 40, 0), "thinking": (30, 20, 0),
-    "speaking": (0, 20, 40), "error": (40, 0, 0), "identify": (40, 40, 40),
+    "off": (0, 0, 0),
+    "idle": (0, 0, 8),
+    "listening": (0, 40, 0),
+    "thinking": (30, 20, 0),
+    "speaking": (0, 20, 40),
+    "error": (40, 0, 0),
+    "identify": (40, 40, 40),
     "updating": (30, 0, 30),
 }
 _BATT_DIVIDER = const(2)  # 100k/100k divider on the battery sense pin
@@ -67,18 +72,16 @@ class Hal:
 
     # -- audio ---------------------------------------------------------------------------
     def mic_start(self):
-        p = self._pins["i2s_mic"]
-        self._mic = machine.I2S(p["id"], sck=machine.Pin(p["sck"]), ws=machine.Pin(p["ws"]),
-                                sd=machine.Pin(p["sd"]), mode=machine.I2S.RX, bits=16,
-                                format=machine.I2S.MONO, rate=_RATE, ibuf=8192)
+        self._mic = _i2s(self._pins["i2s_mic"], machine.I2S.RX)
         self._mic_stream = asyncio.StreamReader(self._mic)
 
-    async def mic_read(self, buf):
-        # fills buf (PCM16LE samples) completely; the I2S DMA paces the caller in real time
+    def mic_read(self, buf):
+        # awaitable that fills buf (PCM16LE) completely; the I2S DMA paces the caller in real
+        # time. Returned, not awaited here, so no extra coroutine is allocated per frame.
         s = self._mic_stream
         if s is None:
             raise OSError("mic not started")
-        return await s.readinto(buf)
+        return s.readinto(buf)
 
     def mic_stop(self):
         if self._mic is not None:
@@ -86,10 +89,7 @@ class Hal:
         self._mic = self._mic_stream = None
 
     def speaker_start(self, session):
-        p = self._pins["i2s_spk"]
-        self._spk = machine.I2S(p["id"], sck=machine.Pin(p["sck"]), ws=machine.Pin(p["ws"]),
-                                sd=machine.Pin(p["sd"]), mode=machine.I2S.TX, bits=16,
-                                format=machine.I2S.MONO, rate=_RATE, ibuf=8192)
+        self._spk = _i2s(self._pins["i2s_spk"], machine.I2S.TX)
         self._spk_stream = asyncio.StreamWriter(self._spk, {})
 
     async def speaker_write(self, pcm):
@@ -136,6 +136,21 @@ class Hal:
         return BleRadio(name)
 
 
+def _i2s(p, mode):
+    # 16 kHz mono 16-bit on the pins named in config.json
+    return machine.I2S(
+        p["id"],
+        sck=machine.Pin(p["sck"]),
+        ws=machine.Pin(p["ws"]),
+        sd=machine.Pin(p["sd"]),
+        mode=mode,
+        bits=16,
+        format=machine.I2S.MONO,
+        rate=_RATE,
+        ibuf=8192,
+    )
+
+
 class BleRadio:
     # Thin wrapper over the ESP32 `bluetooth` module with the interface arma.ble expects.
     def __init__(self, name):
@@ -154,8 +169,7 @@ class BleRadio:
         self._on_conn = on_conn
         spec = []
         for uuid, chars in services:
-            spec.append((bluetooth.UUID(uuid),
-                         tuple((bluetooth.UUID(c), f) for c, f in chars)))
+            spec.append((bluetooth.UUID(uuid), tuple((bluetooth.UUID(c), f) for c, f in chars)))
         return self._ble.gatts_register_services(tuple(spec))  # type: ignore[arg-type]
 
     def advertise(self, service_uuid):

@@ -27,7 +27,7 @@ class Hal:
     def __init__(self, cfg):
         sim = cfg["sim"]
         self._wav = sim.get("mic_wav")
-        self._ctl = sim.get("ctl_dir", "sim")
+        self._button = sim.get("ctl_dir", "sim") + "/button"
         self._out = sim.get("out_dir", "sim")
         self._batt = sim.get("battery_mv", 3900)
         self._wifi_fail = sim.get("wifi_fail_first", 0)
@@ -77,19 +77,20 @@ class Hal:
             self._mic = f
         self._next_ms = time.ticks_ms()
 
-    async def mic_read(self, buf):
-        # paced like the I2S DMA: one buffer per buffer-duration of wall time; no allocation
+    def mic_read(self, buf):
+        # Awaitable like hal.Hal.mic_read, paced like the I2S DMA (one buffer per buffer-duration
+        # of wall time). Fills buf now and returns asyncio's reusable sleep object, so a read
+        # allocates nothing (an `async def` would allocate a coroutine per call).
         size = 2 if isinstance(buf, array) else 1
         n = len(buf)
         self._next_ms = time.ticks_add(self._next_ms, (n * size // 2) * 1000 // 16000)
-        wait = time.ticks_diff(self._next_ms, time.ticks_ms())
-        await asyncio.sleep_ms(wait if wait > 0 else 0)
         got = self._mic.readinto(buf) if self._mic else 0
         i = (got or 0) // size
         while i < n:  # past the end of the WAV: silence
             buf[i] = 0
             i += 1
-        return n * size
+        wait = time.ticks_diff(self._next_ms, time.ticks_ms())
+        return asyncio.sleep_ms(wait if wait > 0 else 0)
 
     def mic_stop(self):
         if self._mic:
@@ -113,7 +114,7 @@ class Hal:
         self._spk = None
 
     def button(self):
-        return _exists(self._ctl + "/button")
+        return _exists(self._button)
 
     def led(self, state):
         if state != self.led_state:

@@ -46,7 +46,7 @@ def parse_rpc(frame):
         raise ImprovError(ERROR_INVALID_RPC, "length mismatch")
     if checksum(frame[:-1]) != frame[-1]:
         raise ImprovError(ERROR_INVALID_RPC, "bad checksum")
-    return frame[0], bytes(frame[2:2 + length])
+    return frame[0], bytes(frame[2 : 2 + length])
 
 
 def build_rpc(command, data):
@@ -74,7 +74,7 @@ def unpack_strings(data):
         if pos + 1 + n > len(data):
             raise ImprovError(ERROR_INVALID_RPC, "string overruns data")
         try:
-            out.append(bytes(data[pos + 1:pos + 1 + n]).decode())
+            out.append(bytes(data[pos + 1 : pos + 1 + n]).decode())
         except UnicodeError:
             raise ImprovError(ERROR_INVALID_RPC, "string not UTF-8")
         pos += 1 + n
@@ -119,7 +119,7 @@ class ImprovServer:
         # buffer RPC bytes; returns a complete frame or None (also None after a bad prefix)
         self._buf += bytes(data)
         if len(self._buf) >= 2 and len(self._buf) >= 3 + self._buf[1]:
-            frame = self._buf[:3 + self._buf[1]]
+            frame = self._buf[: 3 + self._buf[1]]
             self._buf = b""
             return frame
         if len(self._buf) > MAX_FRAME:

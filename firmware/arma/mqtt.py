@@ -8,9 +8,8 @@ import random
 import struct
 import time
 
-from micropython import const
-
 from arma import log
+from micropython import const
 
 _TAG = "mqtt"
 _CONNECT = const(0x10)
@@ -66,10 +65,24 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
 
 
 class MQTTClient:
-    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30,
-                 will=None, on_message=None, on_connect=None, queue_max=16,
-                 backoff_min_ms=500, backoff_max_ms=30000, retry_ms=3000,
-                 connect_timeout_ms=5000, max_packet=8192):
+    def __init__(
+        self,
+        client_id,
+        host,
+        port=1883,
+        user=None,
+        password=None,
+        keepalive=30,
+        will=None,
+        on_message=None,
+        on_connect=None,
+        queue_max=16,
+        backoff_min_ms=500,
+        backoff_max_ms=30000,
+        retry_ms=3000,
+        connect_timeout_ms=5000,
+        max_packet=8192,
+    ):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -116,15 +129,27 @@ class MQTTClient:
     def pending(self):
         return len(self._queue) + len(self._pending)
 
-    async def send_raw(self, packet):
-        # Write a prebuilt packet (the audio frame path) now; raises MQTTError when offline.
+    def send_nowait(self, packet):
+        # The audio frame path: hand a prebuilt packet to the socket without a coroutine or a
+        # copy. A stream write either goes out whole or queues behind earlier bytes, so packets
+        # never interleave. Returns False when bytes are left to flush(); MQTTError if offline.
         w = self._writer
         if w is None or not self.connected:
             raise MQTTError("not connected")
+        w.write(packet)
+        return not getattr(w, "out_buf", b"x")
+
+    async def flush(self, timeout_ms=5000):
+        w = self._writer
+        if w is None:
+            raise MQTTError("not connected")
         async with self._lock:
-            w.write(packet)
-            if getattr(w, "out_buf", b"x"):
-                await asyncio.wait_for_ms(w.drain(), 5000)
+            await asyncio.wait_for_ms(w.drain(), timeout_ms)
+
+    async def send_raw(self, packet):
+        # Write a prebuilt packet now and wait until it left; MQTTError when offline.
+        if not self.send_nowait(packet):
+            await self.flush()
 
     async def wait_connected(self, timeout_ms):
         t0 = time.ticks_ms()
@@ -158,7 +183,8 @@ class MQTTClient:
     async def _open(self):
         log.info(_TAG, "connecting to %s:%d" % (self.host, self.port))
         self._reader, self._writer = await asyncio.wait_for_ms(
-            asyncio.open_connection(self.host, self.port), self.connect_timeout_ms)
+            asyncio.open_connection(self.host, self.port), self.connect_timeout_ms
+        )
         flags = 0x02  # clean session: subscriptions are replayed on every connect
         payload = _str(self.client_id)
         if self.will:
@@ -174,7 +200,8 @@ class MQTTClient:
         body = b"\x00\x04MQTT\x04" + bytes((flags,)) + struct.pack(">H", self.keepalive) + payload
         await self._write(bytes((_CONNECT,)) + remaining_length(len(body)) + body)
         hdr, data = await asyncio.wait_for_ms(  # type: int, bytes
-            self._read_packet(), self.connect_timeout_ms)
+            self._read_packet(), self.connect_timeout_ms
+        )
         if hdr != _CONNACK or len(data) != 2:
             raise MQTTError("expected CONNACK")
         if data[1] != 0:
@@ -212,9 +239,11 @@ class MQTTClient:
                 errors.append(e)
             dead.set()
 
-        tasks = [asyncio.create_task(guard(self._receiver())),
-                 asyncio.create_task(guard(self._sender())),
-                 asyncio.create_task(guard(self._maintain()))]
+        tasks = [
+            asyncio.create_task(guard(self._receiver())),
+            asyncio.create_task(guard(self._sender())),
+            asyncio.create_task(guard(self._maintain())),
+        ]
         try:
             await dead.wait()
         finally:
@@ -287,7 +316,7 @@ class MQTTClient:
         if kind == _PUBLISH:
             qos = (hdr >> 1) & 3
             tlen = (data[0] << 8) | data[1]
-            topic = data[2:2 + tlen].decode()
+            topic = data[2 : 2 + tlen].decode()
             pos = 2 + tlen
             if qos:
                 pid = (data[pos] << 8) | data[pos + 1]
@@ -338,6 +367,8 @@ class MQTTClient:
             if time.ticks_diff(now, self._last_ping) >= ka // 2:
                 self._last_ping = now
                 await self._write(_PINGREQ)
+            if not self._pending:  # idle ticks allocate nothing
+                continue
             for pid in list(self._pending):
                 m = self._pending.get(pid)
                 if m and time.ticks_diff(now, m[3]) > self.retry_ms:

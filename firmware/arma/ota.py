@@ -12,9 +12,8 @@ import hashlib
 import json
 import os
 
-from micropython import const
-
 from arma import log
+from micropython import const
 
 _TAG = "ota"
 STATE = "ota/state.json"
@@ -127,7 +126,8 @@ async def http_get(url, sink, max_bytes, timeout_ms=10000):
     # HTTP/1.0 GET; sink(chunk) gets the body; returns its length
     host, port, path = _split_url(url)
     r, w = await asyncio.wait_for_ms(  # type: asyncio.StreamReader, asyncio.StreamWriter
-        asyncio.open_connection(host, port), timeout_ms)
+        asyncio.open_connection(host, port), timeout_ms
+    )
     try:
         w.write(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)).encode())
         await asyncio.wait_for_ms(w.drain(), timeout_ms)
@@ -181,7 +181,8 @@ async def download_and_stage(url, key, feed=None):
         dst = NEW + p
         makedirs(dst)
         h = hashlib.sha256()
-        with open(dst, "wb") as out:
+        # MicroPython: file writes are synchronous flash writes, there is no executor
+        with open(dst, "wb") as out:  # noqa: ASYNC230
 
             def sink(chunk, out=out, h=h):
                 h.update(chunk)
@@ -194,8 +195,16 @@ async def download_and_stage(url, key, feed=None):
         if feed:
             feed()
     added = [f["path"] for f in m["files"] if not exists(f["path"])]
-    write_state({"phase": "staged", "version": m["version"], "from": VERSION,
-                 "files": [f["path"] for f in m["files"]], "added": added, "tries": 0})
+    write_state(
+        {
+            "phase": "staged",
+            "version": m["version"],
+            "from": VERSION,
+            "files": [f["path"] for f in m["files"]],
+            "added": added,
+            "tries": 0,
+        }
+    )
     log.info(_TAG, "staged %s (%d files)" % (m["version"], len(m["files"])))
     return m["version"]
 
@@ -230,5 +239,6 @@ def boot_events():
     if not st or st.get("phase") != "rolled_back":
         return []
     os.remove(STATE)
-    return ["rolled back %s to %s after %d failed boots" % (st["version"], st["from"],
-                                                             st["tries"] - 1)]
+    return [
+        "rolled back %s to %s after %d failed boots" % (st["version"], st["from"], st["tries"] - 1)
+    ]

@@ -48,7 +48,14 @@ def write_tone_wav(path: Path, seconds: float = 1.0, amp: int = 8000) -> list[in
     samples = []
     for i in range(n):
         env = math.sin(math.pi * i / n)
-        v = amp * env * (0.7 * math.sin(2 * math.pi * 220 * i / 16000) + 0.3 * math.sin(2 * math.pi * 1250 * i / 16000))
+        v = (
+            amp
+            * env
+            * (
+                0.7 * math.sin(2 * math.pi * 220 * i / 16000)
+                + 0.3 * math.sin(2 * math.pi * 1250 * i / 16000)
+            )
+        )
         samples.append(int(v))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -63,14 +70,23 @@ def device_config(port: int, workdir: Path, **over: Any) -> dict[str, Any]:
         "device_id": "arma-test-1",
         "key": DEVICE_KEY,
         "wifi": {"ssid": "test-net", "password": "pw"},
-        "mqtt": {"host": "127.0.0.1", "port": port, "keepalive": 4,
-                 "backoff_min_ms": 200, "backoff_max_ms": 1000},
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": port,
+            "keepalive": 4,
+            "backoff_min_ms": 200,
+            "backoff_max_ms": 1000,
+        },
         "audio": {"silence_ms": 600, "max_ms": 4000, "min_ms": 300},
         "timeouts": {"reply_ms": 3000, "play_gap_ms": 1500},
         "telemetry_s": 1,
         "ota": {"healthy_s": 2},
-        "sim": {"mic_wav": str(workdir / "mic.wav"), "ctl_dir": str(workdir / "ctl"),
-                "out_dir": str(workdir / "out"), "battery_mv": 3950},
+        "sim": {
+            "mic_wav": str(workdir / "mic.wav"),
+            "ctl_dir": str(workdir / "ctl"),
+            "out_dir": str(workdir / "out"),
+            "battery_mv": 3950,
+        },
     }
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(cfg.get(key), dict):
@@ -81,8 +97,9 @@ def device_config(port: int, workdir: Path, **over: Any) -> dict[str, Any]:
 
 
 class DeviceRunner:
-    def __init__(self, root: Path, config: dict[str, Any]):
+    def __init__(self, root: Path, config: dict[str, Any], heapsize: str | None = None):
         self.root = root
+        self.heap_args = ["-X", f"heapsize={heapsize}"] if heapsize else []
         self.flash = root / "flash"
         shutil.copytree(FIRMWARE, self.flash, ignore=shutil.ignore_patterns("__pycache__", "*.ini"))
         for d in ("ctl", "out"):
@@ -107,8 +124,12 @@ class DeviceRunner:
             with self._cond:
                 self.boots += 1
                 self._proc = subprocess.Popen(
-                    [micropython_path(), "-c", "import boot\nimport main"], cwd=self.flash,
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                    [micropython_path(), *self.heap_args, "-c", "import boot\nimport main"],
+                    cwd=self.flash,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
             proc = self._proc
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -185,7 +206,9 @@ class HubPeer:
         self.seen.append(item)
         self.messages.put(item)
 
-    def wait(self, pred: Callable[[str, bytes, bool], bool], timeout: float = 10.0) -> tuple[str, bytes, bool]:
+    def wait(
+        self, pred: Callable[[str, bytes, bool], bool], timeout: float = 10.0
+    ) -> tuple[str, bytes, bool]:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -198,17 +221,23 @@ class HubPeer:
             if pred(*item):
                 return item
 
-    def wait_json(self, device: str, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+    def wait_json(
+        self, device: str, kind: str, timeout: float = 10.0, **fields: Any
+    ) -> dict[str, Any]:
         topic = proto.device_topic(device, kind)
+
         def match(t: str, p: bytes, _r: bool) -> bool:
             if t != topic:
                 return False
             msg = proto.decode_json(kind, p)
             return all(msg.get(k) == v for k, v in fields.items())
+
         _t, payload, _r = self.wait(match, timeout)
         return proto.decode_json(kind, payload)
 
-    def command(self, device: str, cmd_id: str, op: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+    def command(
+        self, device: str, cmd_id: str, op: str, timeout: float = 10.0, **args: Any
+    ) -> dict[str, Any]:
         body = proto.encode_json("cmd", {"id": cmd_id, "op": op, "args": args})
         self.client.publish(proto.device_topic(device, "cmd"), body, qos=1)
         return self.wait_json(device, "ack", timeout, id=cmd_id)
@@ -225,11 +254,13 @@ class HubPeer:
 def device_factory(tmp_path: Path) -> Iterator[Callable[..., DeviceRunner]]:
     made: list[DeviceRunner] = []
 
-    def make(port: int, wav_seconds: float = 1.0, **over: Any) -> DeviceRunner:
+    def make(
+        port: int, wav_seconds: float = 1.0, heapsize: str | None = None, **over: Any
+    ) -> DeviceRunner:
         root = tmp_path / f"dev{len(made)}"
         root.mkdir()
         write_tone_wav(root / "mic.wav", wav_seconds)
-        runner = DeviceRunner(root, device_config(port, root, **over))
+        runner = DeviceRunner(root, device_config(port, root, **over), heapsize)
         made.append(runner)
         return runner
 

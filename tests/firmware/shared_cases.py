@@ -5,9 +5,9 @@ import sys
 
 sys.path.insert(0, sys.argv[1])  # firmware/
 
-import asyncio  # noqa: E402
+import asyncio
 
-from arma import adpcm_fast, ble, improv, proto  # noqa: E402
+from arma import adpcm_fast, ble, improv, proto
 
 CASES = []
 
@@ -22,7 +22,7 @@ def raises(exc, fn, *args):
         fn(*args)
     except exc as e:
         return e
-    raise AssertionError("%s not raised by %s%r" % (exc.__name__, fn.__name__, args))
+    raise AssertionError(f"{exc.__name__} not raised by {fn.__name__}{args!r}")
 
 
 class Radio:
@@ -104,7 +104,7 @@ def improv_provisioning_flow():
     assert joined == [("net", "right")] and srv.state == improv.STATE_PROVISIONED
     states = [v[0] for c, v in notes if c == improv.CHAR_STATE]
     assert states == [improv.STATE_PROVISIONING, improv.STATE_PROVISIONED]
-    result = [v for c, v in notes if c == improv.CHAR_RESULT][0]
+    result = next(v for c, v in notes if c == improv.CHAR_RESULT)
     cmd, data = improv.parse_rpc(result)
     assert cmd == 1 and improv.unpack_strings(data) == ["http://arma-hub.local/devices/arma-0001"]
     srv2 = improv.ImprovServer(lambda c, v: None, connect)
@@ -123,8 +123,9 @@ def ble_link_fragments_both_ways():
     assert radio.adverts == 1 and radio.values[link._improv_handles[improv.CHAR_STATE]] == b"\x02"
     assert link.send("status", b"{}") == 0  # nobody connected: nothing sent
     radio.on_conn(1, True)
-    body = proto.encode_json("telemetry", {"battery": 80, "rssi": -60, "uptime": 5, "heap": 9000,
-                                           "fw": "1.0.0"})
+    body = proto.encode_json(
+        "telemetry", {"battery": 80, "rssi": -60, "uptime": 5, "heap": 9000, "fw": "1.0.0"}
+    )
     n = link.send("telemetry", body)
     assert n == (len(body) + 1 + 17) // 18 and n > 1
     frags = [d for c, h, d in radio.notes if h == link.h_up]
@@ -159,9 +160,9 @@ def adpcm_fast_matches_codec():
     st_b = proto.AdpcmState()
     buf = array("h", samples)
     for k in range(2):  # two consecutive blocks: the state carries over identically
-        ref = proto.adpcm_encode_block(pcm[k * 640:(k + 1) * 640], st_a)
+        ref = proto.adpcm_encode_block(pcm[k * 640 : (k + 1) * 640], st_a)
         out = bytearray(4 + 160)
-        n = adpcm_fast.encode_into(buf[k * 320:(k + 1) * 320], 320, out, 0, st_b)
+        n = adpcm_fast.encode_into(buf[k * 320 : (k + 1) * 320], 320, out, 0, st_b)
         assert n == len(ref) and bytes(out) == ref
         assert (st_a.predictor, st_a.index) == (st_b.predictor, st_b.index)
     assert adpcm_fast.peak(buf, 640) == max(abs(s) for s in samples)

@@ -37,19 +37,24 @@ def _reply(peer: HubPeer, session: int, pcm: bytes, frame_samples: int = 320) ->
     topic = proto.device_topic(DEV, "play", session)
     state = proto.AdpcmState()
     expected = []
-    chunks = [pcm[i:i + 2 * frame_samples] for i in range(0, len(pcm), 2 * frame_samples)]
+    chunks = [pcm[i : i + 2 * frame_samples] for i in range(0, len(pcm), 2 * frame_samples)]
     for seq, chunk in enumerate(chunks):
         block = proto.adpcm_encode_block(chunk, state)
         expected.append(proto.adpcm_decode_block(block))
         flags = proto.FLAG_START if seq == 0 else 0
         peer.publish(topic, proto.encode_frame(session, seq, proto.CODEC_ADPCM, block, flags))
-    peer.publish(topic, proto.encode_frame(session, len(chunks), proto.CODEC_ADPCM, b"", proto.FLAG_END))
+    peer.publish(
+        topic, proto.encode_frame(session, len(chunks), proto.CODEC_ADPCM, b"", proto.FLAG_END)
+    )
     return expected
 
 
 def _tone(n: int, freq: int = 440) -> bytes:
     import math
-    return struct.pack(f"<{n}h", *(int(6000 * math.sin(2 * math.pi * freq * i / 16000)) for i in range(n)))
+
+    return struct.pack(
+        f"<{n}h", *(int(6000 * math.sin(2 * math.pi * freq * i / 16000)) for i in range(n))
+    )
 
 
 def _session(device: DeviceRunner, peer: HubPeer) -> tuple[int, list[proto.Frame]]:
@@ -87,8 +92,10 @@ def test_boot_stream_reply_telemetry_and_commands(mosquitto, device_factory, hub
 
     # a reply for some other session must not be played
     other = (session + 1) & 0x3FFFFFFF
-    peer.publish(proto.device_topic(DEV, "play", other),
-                 proto.encode_frame(other, 0, proto.CODEC_PCM16, b"\x01\x00" * 10, proto.FLAG_START))
+    peer.publish(
+        proto.device_topic(DEV, "play", other),
+        proto.encode_frame(other, 0, proto.CODEC_PCM16, b"\x01\x00" * 10, proto.FLAG_START),
+    )
     expected = _reply(peer, session, _tone(16000 // 2))
     device.wait_line(rf"played {len(expected)} frames of session {session}", 10, mark)
     assert device.played(session) == b"".join(expected)
@@ -97,7 +104,9 @@ def test_boot_stream_reply_telemetry_and_commands(mosquitto, device_factory, hub
     peer.wait_json(DEV, "status", 5, state="online")
     leds = device.leds(mark)
     assert leds[:4] == ["listening", "thinking", "speaking", "idle"], leds
-    states = [proto.decode_json("status", p)["state"] for t, p, _ in peer.seen if t.endswith("/status")]
+    states = [
+        proto.decode_json("status", p)["state"] for t, p, _ in peer.seen if t.endswith("/status")
+    ]
     assert states[-4:] == ["listening", "thinking", "speaking", "online"], states
 
     # commands: each answered on ack with its id
@@ -110,8 +119,12 @@ def test_boot_stream_reply_telemetry_and_commands(mosquitto, device_factory, hub
     ack = peer.command(DEV, "c4", "identify", count=2)
     assert ack["ok"] and ack["result"] == {"blinks": 2}
     ack = peer.command(DEV, "c5", "config_update", changes={"telemetry_s": 30, "mqtt.keepalive": 5})
-    assert ack["ok"] and ack["result"] == {"applied": ["mqtt.keepalive", "telemetry_s"], "restart_required": True}
+    assert ack["ok"] and ack["result"] == {
+        "applied": ["mqtt.keepalive", "telemetry_s"],
+        "restart_required": True,
+    }
     import json
+
     saved = json.loads((device.flash / "config.json").read_text())
     assert saved["telemetry_s"] == 30 and saved["audio"]["volume"] == 35
     ack = peer.command(DEV, "c6", "config_update", changes={"device_id": "evil"})
@@ -180,8 +193,11 @@ def test_last_will_marks_a_dead_device_offline(mosquitto, device_factory, hub_pe
     assert time.monotonic() - start < 10
 
 
-def test_credentials_and_refused_login(mosquitto_factory, device_factory, hub_peer_factory, tmp_path):
+def test_credentials_and_refused_login(
+    mosquitto_factory, device_factory, hub_peer_factory, tmp_path
+):
     import subprocess
+
     pw = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), DEV, "s3cret"], check=True)
     subprocess.run(["mosquitto_passwd", "-b", str(pw), "hub", "hubpw"], check=True)
@@ -194,8 +210,10 @@ def test_credentials_and_refused_login(mosquitto_factory, device_factory, hub_pe
     good = device_factory(broker.port, mqtt={"user": DEV, "password": "s3cret"}).start()
     good.wait_line(r"connected \(1\)", 15)
     peer = HubPeer.__new__(HubPeer)
-    import paho.mqtt.client as paho
     import queue
+
+    import paho.mqtt.client as paho
+
     peer.messages, peer.seen = queue.Queue(), []
     peer.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="hub")
     peer.client.username_pw_set("hub", "hubpw")

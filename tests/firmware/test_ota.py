@@ -42,12 +42,20 @@ def ota_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     server.server_close()
 
 
-def publish_update(root: Path, version: str, files: dict[str, bytes], key: str = DEVICE_KEY,
-                   served: dict[str, bytes] | None = None, name: str = "manifest.json") -> str:
+def publish_update(
+    root: Path,
+    version: str,
+    files: dict[str, bytes],
+    key: str = DEVICE_KEY,
+    served: dict[str, bytes] | None = None,
+    name: str = "manifest.json",
+) -> str:
     """Writes a signed envelope and the files; `served` overrides what is actually served."""
     entries = []
     for path, data in files.items():
-        entries.append({"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+        entries.append(
+            {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        )
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((served or {}).get(path, data))
@@ -68,12 +76,15 @@ def _start(device_factory, mosquitto, hub_peer_factory) -> tuple[DeviceRunner, H
     return device, peer
 
 
-def test_good_update_is_applied_and_confirmed(mosquitto, device_factory, hub_peer_factory, ota_server):
+def test_good_update_is_applied_and_confirmed(
+    mosquitto, device_factory, hub_peer_factory, ota_server
+):
     root, base = ota_server
     device, peer = _start(device_factory, mosquitto, hub_peer_factory)
     new_module = b"# added by the update\nGREETING = 'merhaba'\n"
-    name = publish_update(root, "1.1.0", {"arma/version.py": _version_file("1.1.0"),
-                                          "arma/extra.py": new_module})
+    name = publish_update(
+        root, "1.1.0", {"arma/version.py": _version_file("1.1.0"), "arma/extra.py": new_module}
+    )
     ack = peer.command(DEV, "u1", "ota", 20, url=f"{base}/{name}")
     assert ack["ok"], ack
     assert ack["result"] == {"staged": "1.1.0", "reboot": True}
@@ -81,23 +92,36 @@ def test_good_update_is_applied_and_confirmed(mosquitto, device_factory, hub_pee
     device.wait_line(r"update confirmed, version 1.1.0", 10)
     assert (device.flash / "arma" / "extra.py").read_bytes() == new_module
     assert not (device.flash / "ota" / "state.json").exists()
-    assert not (device.flash / "ota" / "old").exists() and not (device.flash / "ota" / "new").exists()
+    assert (
+        not (device.flash / "ota" / "old").exists() and not (device.flash / "ota" / "new").exists()
+    )
     assert device.boots == 2
 
 
-def test_corrupted_and_badly_signed_updates_are_refused(mosquitto, device_factory, hub_peer_factory,
-                                                       ota_server):
+def test_corrupted_and_badly_signed_updates_are_refused(
+    mosquitto, device_factory, hub_peer_factory, ota_server
+):
     root, base = ota_server
     device, peer = _start(device_factory, mosquitto, hub_peer_factory)
     before = (device.flash / "arma" / "version.py").read_bytes()
 
-    corrupt = publish_update(root, "1.1.0", {"arma/version.py": _version_file("1.1.0")},
-                             served={"arma/version.py": _version_file("6.6.6")}, name="corrupt.json")
+    corrupt = publish_update(
+        root,
+        "1.1.0",
+        {"arma/version.py": _version_file("1.1.0")},
+        served={"arma/version.py": _version_file("6.6.6")},
+        name="corrupt.json",
+    )
     ack = peer.command(DEV, "u1", "ota", 20, url=f"{base}/{corrupt}")
     assert not ack["ok"] and "sha256 mismatch" in ack["error"]
 
-    forged = publish_update(root, "1.1.0", {"arma/version.py": _version_file("1.1.0")},
-                            key="11" * 32, name="forged.json")
+    forged = publish_update(
+        root,
+        "1.1.0",
+        {"arma/version.py": _version_file("1.1.0")},
+        key="11" * 32,
+        name="forged.json",
+    )
     ack = peer.command(DEV, "u2", "ota", 20, url=f"{base}/{forged}")
     assert not ack["ok"] and "bad manifest signature" in ack["error"]
 
@@ -106,8 +130,9 @@ def test_corrupted_and_badly_signed_updates_are_refused(mosquitto, device_factor
     assert not ack["ok"] and "may not be updated" in ack["error"]
 
     # a signed manifest naming a path outside the flash
-    body = json.dumps({"version": "1.1.0", "files": [
-        {"path": "../escape.py", "sha256": "0" * 64, "size": 1}]})
+    body = json.dumps(
+        {"version": "1.1.0", "files": [{"path": "../escape.py", "sha256": "0" * 64, "size": 1}]}
+    )
     mac = hmac.new(bytes.fromhex(DEVICE_KEY), body.encode(), hashlib.sha256).hexdigest()
     (root / "escape.json").write_text(json.dumps({"body": body, "hmac": mac}))
     ack = peer.command(DEV, "u4", "ota", 20, url=f"{base}/escape.json")
@@ -123,15 +148,22 @@ def test_corrupted_and_badly_signed_updates_are_refused(mosquitto, device_factor
     assert peer.command(DEV, "u6", "telemetry")["result"]["fw"] == "1.0.0"
 
 
-def test_update_that_crashes_at_boot_is_rolled_back(mosquitto, device_factory, hub_peer_factory,
-                                                    ota_server):
+def test_update_that_crashes_at_boot_is_rolled_back(
+    mosquitto, device_factory, hub_peer_factory, ota_server
+):
     root, base = ota_server
     device, peer = _start(device_factory, mosquitto, hub_peer_factory)
     good_app = (FIRMWARE / "arma" / "app.py").read_bytes()
     broken_app = good_app + b"\nraise RuntimeError('bad build')\n"
-    name = publish_update(root, "1.2.0", {"arma/version.py": _version_file("1.2.0"),
-                                          "arma/app.py": broken_app,
-                                          "arma/new_helper.py": b"X = 1\n"})
+    name = publish_update(
+        root,
+        "1.2.0",
+        {
+            "arma/version.py": _version_file("1.2.0"),
+            "arma/app.py": broken_app,
+            "arma/new_helper.py": b"X = 1\n",
+        },
+    )
     ack = peer.command(DEV, "u1", "ota", 20, url=f"{base}/{name}")
     assert ack["ok"], ack
     peer.wait_json(DEV, "status", 10, state="offline")  # goodbye before the reset
