@@ -16,6 +16,7 @@ that when the silence is long enough to end the utterance the result is usually 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import numpy as np
 from models.asr.audio import pcm16_to_float
 from models.asr.recognizer import Recognizer, Transcript
 from models.asr.tokens import TokenAutomaton, WordGraphLike
-from models.vad import EndpointConfig, Endpointer, EndpointKind, SileroVad
+from models.vad import EndpointConfig, Endpointer, EndpointKind, SileroVad, speech_seconds
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +102,24 @@ class Engine:
         )
         self.endpoint = endpoint or EndpointConfig()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._vad = SileroVad()
+        self._vad_lock = threading.Lock()
 
     def new_session(self) -> Session:
         return Session(self)
 
     def recognize(self, samples: np.ndarray, now: datetime | None = None) -> Result:
+        """One recording: not recognised when the VAD hears less than ``min_speech_ms``."""
         t0 = time.perf_counter()
-        transcript = self.recognizer.transcribe(samples, self.automaton)
-        return self._understand(transcript, now, t0)
+        with self._vad_lock:
+            voiced = speech_seconds(self._vad, samples, self.endpoint.threshold)
+        vad_ms = (time.perf_counter() - t0) * 1000
+        if voiced * 1000 < self.endpoint.min_speech_ms:
+            return Result("", None, {}, 0.0, {"vad": vad_ms, "total": vad_ms})
+        transcript = self.recognizer.transcribe(samples, self.automaton, voiced)
+        result = self._understand(transcript, now, t0)
+        result.timings["vad"] = vad_ms
+        return result
 
     def _understand(self, transcript: Transcript, now: datetime | None, t0: float) -> Result:
         timings = dict(transcript.timings_ms)
@@ -160,7 +171,7 @@ class Session:
         if self._speculative is None or self._speculative[0] != audio.size:
             self._speculative = (
                 audio.size,
-                self.engine.recognizer.transcribe(audio, self.engine.automaton),
+                self.engine.recognizer.transcribe(audio, self.engine.automaton, ep.voiced_seconds),
             )
 
     def _finish(self, kind: EndpointKind, audio: np.ndarray | None, reason: str) -> EndpointEvent:
@@ -175,7 +186,9 @@ class Session:
             transcript = spec[1]
             reused = True
         else:
-            transcript = self.engine.recognizer.transcribe(audio, self.engine.automaton)
+            transcript = self.engine.recognizer.transcribe(
+                audio, self.engine.automaton, self.endpointer.voiced_seconds
+            )
             reused = False
         result = self.engine._understand(transcript, None, t0)
         timings = dict(result.timings)

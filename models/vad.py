@@ -70,6 +70,18 @@ class SileroVad:
         return float(np.asarray(out).reshape(-1)[0])
 
 
+def speech_seconds(vad: SileroVad, samples: np.ndarray, threshold: float = 0.5) -> float:
+    """Seconds of a whole recording the VAD calls speech (the state is reset first)."""
+    vad.reset()
+    samples = np.asarray(samples, np.float32)
+    n = samples.size // CHUNK
+    voiced = sum(
+        vad.probability(samples[i * CHUNK : (i + 1) * CHUNK]) >= threshold for i in range(n)
+    )
+    vad.reset()
+    return voiced * CHUNK / SAMPLE_RATE
+
+
 class EndpointKind(Enum):
     SPEECH_STARTED = "speech_started"
     UTTERANCE_ENDED = "utterance_ended"
@@ -116,12 +128,18 @@ class Endpointer:
         self._speech_start: int | None = None  # chunk index where speech began
         self._speech_run = 0
         self._silence_run = 0
+        self._voiced = 0
         self._done = False
         self.last_probability = 0.0
 
     @property
     def in_speech(self) -> bool:
         return self._speech_start is not None
+
+    @property
+    def voiced_seconds(self) -> float:
+        """Chunks at or above the threshold since speech started."""
+        return self._voiced * CHUNK / SAMPLE_RATE
 
     @property
     def trailing_silence_ms(self) -> float:
@@ -171,12 +189,14 @@ class Endpointer:
             self._speech_run = self._speech_run + 1 if p >= cfg.threshold else 0
             if self._speech_run * CHUNK_MS >= cfg.min_speech_ms:
                 self._speech_start = index - self._speech_run + 1
+                self._voiced = self._speech_run
                 return VadEvent(EndpointKind.SPEECH_STARTED)
             if (index + 1) * CHUNK_MS >= cfg.no_speech_timeout_s * 1000:
                 self._done = True
                 return VadEvent(EndpointKind.NO_SPEECH, reason="timeout")
             return None
         self._silence_run = self._silence_run + 1 if p < cfg.release_threshold else 0
+        self._voiced += p >= cfg.threshold
         speech_ms = (index - self._speech_start + 1) * CHUNK_MS
         if self._silence_run * CHUNK_MS >= cfg.end_silence_ms:
             self._done = True

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from models.asr.features import encoder_input
-from models.asr.tokens import TokenAutomaton, WhisperTokenizer
+from models.asr.tokens import TokenAutomaton, WhisperTokenizer, syllables
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ class WhisperRunner:
         *,
         beam: int = 8,
         max_tokens: int = 64,
+        min_syllables: int = 0,
     ) -> tuple[Hypothesis | None, Hypothesis]:
         """(best complete path through the automaton or None, free greedy transcription).
 
@@ -102,6 +103,8 @@ class WhisperRunner:
         does not beat the long one that was said. The search stops once ``beam`` paths have
         finished. A free greedy row rides in the same batch: its mean log-probability is
         the yardstick for how well the best constrained path explains the audio.
+        A path may end only once it has ``min_syllables`` (from the speech duration): a
+        one-word command cannot end the search over three seconds of speech.
         """
         logprobs, past = self._start(cross, automaton.language)
         # live beams: (tokens, logprob, regret, automaton state)
@@ -137,7 +140,7 @@ class WhisperRunner:
                 if token == eot:
                     # an ending counts only if it ranks among the best `beam` candidates, so
                     # a domain full of one-word commands cannot end the search at once
-                    if len(next_live) < beam:
+                    if len(next_live) < beam and self._long_enough(toks, automaton, min_syllables):
                         finished.append(Hypothesis(toks, score, regret, True))
                 elif len(next_live) < beam:
                     next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
@@ -156,6 +159,13 @@ class WhisperRunner:
         if not finished:
             return None, free
         return max(finished, key=lambda h: h.logprob / h.n_tokens), free
+
+    def _long_enough(
+        self, tokens: tuple[int, ...], automaton: TokenAutomaton, min_syllables: int
+    ) -> bool:
+        if min_syllables <= 0:
+            return True
+        return syllables(self.tokenizer.decode(list(tokens)), automaton.language) >= min_syllables
 
     def greedy(self, cross: CrossAttention, language: str, max_tokens: int = 48) -> Hypothesis:
         """Unconstrained greedy transcription (the free reference for scoring)."""

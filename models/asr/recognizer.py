@@ -24,6 +24,9 @@ from models.asr.tokens import TokenAutomaton, WhisperTokenizer, WordGraphLike
 
 # Nats per token the constrained path may fall below the free reading (see eval).
 DEFAULT_REJECT_MARGIN = 2.0
+# A path must have at least this many syllables per second of detected speech (people say
+# 3-6 a second; espeak-ng at the rates used here about 4).
+MIN_SYLLABLE_RATE = 1.5
 MIN_AUDIO_SECONDS = 0.2
 
 
@@ -49,6 +52,15 @@ def confidence_from_margin(margin: float, threshold: float) -> float:
     return 1.0 / (1.0 + math.exp(-2.0 * (margin + threshold)))
 
 
+def active_seconds(audio: np.ndarray, frame: int = 320) -> float:
+    """Time in 20 ms frames within 30 dB of the loudest frame (a VAD-free fallback)."""
+    usable = audio[: audio.size - audio.size % frame].reshape(-1, frame)
+    if usable.size == 0:
+        return 0.0
+    energy = np.mean(usable.astype(np.float64) ** 2, axis=1)
+    return float(np.count_nonzero(energy >= energy.max() * 1e-3) * frame / SAMPLE_RATE)
+
+
 class Recognizer:
     def __init__(
         self,
@@ -56,6 +68,7 @@ class Recognizer:
         *,
         threads: int = 1,
         beam: int = 8,
+        retry_beam: int = 32,
         reject_margin: float = DEFAULT_REJECT_MARGIN,
         tail_seconds: float = 1.0,
     ) -> None:
@@ -65,6 +78,7 @@ class Recognizer:
             self.built.encoder, self.built.decoder, self.tokenizer, threads=threads
         )
         self.beam = beam
+        self.retry_beam = retry_beam
         self.reject_margin = reject_margin
         self.tail_seconds = tail_seconds
 
@@ -80,7 +94,10 @@ class Recognizer:
     def automaton(self, graph: WordGraphLike, language: str) -> TokenAutomaton:
         return TokenAutomaton(graph, self.tokenizer, language)
 
-    def transcribe(self, audio: np.ndarray, automaton: TokenAutomaton) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, automaton: TokenAutomaton, speech_seconds: float | None = None
+    ) -> Transcript:
+        """``speech_seconds``: voiced time from a VAD when known (else an energy estimate)."""
         audio = np.asarray(audio, np.float32)
         if audio.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms={"encode": 0.0})
@@ -88,12 +105,25 @@ class Recognizer:
         cross = self.runner.encode(audio, self.tail_seconds)
         t1 = time.perf_counter()
         seconds = audio.size / SAMPLE_RATE
-        best, free = self.runner.beam_search(
-            cross, automaton, beam=self.beam, max_tokens=int(16 + 8 * seconds)
-        )
+        voiced = active_seconds(audio) if speech_seconds is None else speech_seconds
+        best, free = None, None
+        for beam in (self.beam, self.retry_beam):
+            # a narrow beam first; a wide one only when that finds nothing acceptable (the
+            # right first word can rank ~30th when the start of the audio is unclear)
+            found, free = self.runner.beam_search(
+                cross,
+                automaton,
+                beam=beam,
+                max_tokens=int(16 + 8 * seconds),
+                min_syllables=int(MIN_SYLLABLE_RATE * voiced),
+            )
+            if found is not None and (best is None or found.mean_logprob > best.mean_logprob):
+                best = found
+            if best is not None and best.mean_logprob - free.mean_logprob >= -self.reject_margin:
+                break
         t2 = time.perf_counter()
         timings = {"encode": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000}
-        if best is None:
+        if best is None or free is None:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms=timings)
         margin = best.mean_logprob - free.mean_logprob
         confidence = confidence_from_margin(margin, self.reject_margin)

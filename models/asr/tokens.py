@@ -10,6 +10,7 @@ follow here" and "where does this token lead".
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,15 @@ def capitalise(word: str, language: str) -> str:
         return word
     turkish_i = {"i": "İ", "ı": "I"} if language == "tr" else {}
     return turkish_i.get(word[0], word[0].upper()) + word[1:]
+
+
+_VOWEL_GROUPS = {"tr": re.compile("[aeıioöuüâîû]"), "en": re.compile("[aeiouy]+")}
+
+
+def syllables(text: str, language: str) -> int:
+    """Rough syllable count (Turkish: vowels; English: vowel groups, at least one a word)."""
+    pattern = _VOWEL_GROUPS.get(language, _VOWEL_GROUPS["en"])
+    return sum(max(1, len(pattern.findall(w))) for w in lower(text, language).split())
 
 
 def lower(text: str, language: str) -> str:

@@ -1,0 +1,82 @@
+"""Constrained recognition with the built int8 artifacts on speech synthesised here.
+
+Broken on purpose: speech the graph cannot express (another topic), silence, pink noise
+and a phrase list whose right answer was removed must all come back "not recognised"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.asr.recognizer import Recognizer
+from models.eval.noise import pink_noise
+from models.eval.synth import Voice, synthesize
+from tests.models.asr.speech_fixtures import phrase_graph
+
+EN = phrase_graph(
+    "i would like two bottles of moisturiser please",
+    "i would like three bottles of shampoo please",
+    "book a haircut for tomorrow at three pm",
+    "book a massage for friday at two pm",
+    "cancel my appointment",
+)
+TR = phrase_graph(
+    "yarın saat üçte saç kesimi için randevu almak istiyorum",
+    "yarın saat ikide saç boyama için randevu almak istiyorum",
+    "randevumu iptal et",
+    "nemlendirici krem stokta var mı",
+)
+FLITE = Voice("flite", "slt", "en")
+ESPEAK_TR = Voice("espeak", "tr", "tr", 0.8)
+
+
+@pytest.mark.parametrize(
+    ("text", "voice", "graph"),
+    [
+        ("book a haircut for tomorrow at three pm", FLITE, EN),
+        ("I would like three bottles of shampoo, please.", Voice("espeak", "en-us", "en", 0.9), EN),
+        ("yarın saat üçte saç kesimi için randevu almak istiyorum", ESPEAK_TR, TR),
+        ("nemlendirici krem stokta var mı", ESPEAK_TR, TR),
+    ],
+)
+def test_domain_phrases_are_recognised(
+    recognizer: Recognizer, text: str, voice: Voice, graph: object
+) -> None:
+    auto = recognizer.automaton(graph, voice.language)  # type: ignore[arg-type]
+    result = recognizer.transcribe(synthesize(text, voice), auto)
+    expected = text.lower().replace(",", "").replace(".", "")
+    assert result.recognised, result
+    assert result.text == expected
+    assert result.confidence > 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "voice", "graph"),
+    [
+        ("what is the weather like in london today", FLITE, EN),
+        ("my brother plays football every sunday morning", FLITE, EN),
+        ("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR, TR),
+    ],
+)
+def test_out_of_domain_speech_is_not_recognised(
+    recognizer: Recognizer, text: str, voice: Voice, graph: object
+) -> None:
+    auto = recognizer.automaton(graph, voice.language)  # type: ignore[arg-type]
+    result = recognizer.transcribe(synthesize(text, voice), auto)
+    assert not result.recognised, result
+    assert result.confidence < 0.5
+
+
+def test_silence_noise_and_a_removed_answer_are_not_recognised(recognizer: Recognizer) -> None:
+    auto = recognizer.automaton(EN, "en")
+    silence = np.zeros(32000, np.float32)
+    noise = 0.05 * pink_noise(32000, np.random.default_rng(3))
+    for audio in (silence, noise, np.zeros(100, np.float32)):
+        assert not recognizer.transcribe(audio, auto).recognised
+    # the same request against a graph that lacks it
+    speech = synthesize("cancel my appointment", FLITE)
+    assert recognizer.transcribe(speech, auto).text == "cancel my appointment"
+    without = recognizer.automaton(
+        phrase_graph("i would like two bottles of moisturiser please", "book a massage"), "en"
+    )
+    assert not recognizer.transcribe(speech, without).recognised
