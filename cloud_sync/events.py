@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -77,6 +76,15 @@ def uuid7_time(value: uuid.UUID) -> datetime:
     return datetime.fromtimestamp((value.int >> 80) / 1000, tz=UTC)
 
 
+def aware_utc(value: datetime, what: str = "time") -> datetime:
+    """`value` in UTC; refuses naive times and years outside 2000..2100 (no overflow later)."""
+    if value.tzinfo is None:
+        raise ValueError(f"{what} must carry a timezone")
+    if not 2000 <= value.year <= 2100:
+        raise ValueError(f"{what} must lie within the years 2000..2100")
+    return value.astimezone(UTC)
+
+
 # ---------------------------------------------------------------- payloads
 
 
@@ -117,9 +125,7 @@ class AppointmentRequested(_Frozen):
     @field_validator("start")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("start must carry a timezone")
-        return value.astimezone(UTC)
+        return aware_utc(value, "start")
 
 
 class DeviceStatus(_Frozen):
@@ -166,9 +172,7 @@ class Event(_Frozen):
     @field_validator("ts")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("ts must carry a timezone")
-        return value.astimezone(UTC)
+        return aware_utc(value, "ts")
 
     @model_validator(mode="after")
     def _check_data(self) -> Self:
@@ -215,8 +219,3 @@ class Event(_Frozen):
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:
         return cls.model_validate_json(raw)
-
-
-def money(value: str | int | Decimal) -> Decimal:
-    """A two-decimal amount (used by the cloud for prices and totals)."""
-    return Decimal(value).quantize(Decimal("0.01"))

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from cloud_sync.events import Customer, Event
+from cloud_sync.events import Customer, Event, aware_utc
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Price = Annotated[
@@ -265,6 +265,12 @@ AppointmentStatus = Literal["pending", "confirmed", "completed", "cancelled", "n
 class AppointmentCreate(Schema):
     offering_id: uuid.UUID
     start: AwareDatetime
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: datetime) -> datetime:
+        return aware_utc(value, "start")
+
     customer: Customer = Customer()
     notes: Annotated[str, StringConstraints(max_length=1000)] = ""
 

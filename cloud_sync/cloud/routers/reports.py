@@ -28,8 +28,10 @@ def activity(
     fmt: Annotated[Literal["json", "csv", "pdf"], Query(alias="format")] = "json",
 ) -> ActivityReport | Response:
     """Activity in [from, to] (whole days in the tenant's time zone)."""
-    if end < start or (end - start).days > 366:
-        raise ApiError(422, "bad_period", "`to` must be on or after `from`, within a year")
+    if end < start or (end - start).days > 366 or start.year < 2000 or end.year > 2100:
+        raise ApiError(
+            422, "bad_period", "`to` must be on or after `from`, within a year, in 2000..2100"
+        )
     with db.session() as s:
         report = build_report(s, who.tenant_id, start, end)
     if fmt == "csv":

@@ -21,6 +21,7 @@ from cloud_sync.cloud.services.common import owned, tenant_row
 from cloud_sync.events import Customer
 
 ACTIVE = ("pending", "confirmed")
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # dates outside are refused (and cannot overflow)
 TRANSITIONS = {
     "pending": {"confirmed", "cancelled"},
     "confirmed": {"completed", "cancelled", "no_show"},
@@ -62,6 +63,8 @@ def _taken(session: Session, offering_id: uuid.UUID, start: datetime, end: datet
 def availability(
     session: Session, tenant_id: uuid.UUID, offering_id: uuid.UUID, day: date
 ) -> list[Slot]:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ApiError(422, "bad_date", f"date must lie within {FIRST_YEAR}..{LAST_YEAR}")
     tenant = tenant_row(session, tenant_id)
     offering = _service(session, tenant_id, offering_id)
     zone = ZoneInfo(tenant.timezone)
@@ -98,6 +101,8 @@ def book(
     offering = _service(session, tenant_id, offering_id, lock=True)
     now = now or datetime.now(UTC)
     start = start.astimezone(UTC)
+    if start.year > LAST_YEAR:
+        raise ApiError(422, "outside_booking_window", "too far ahead to book")
     end = start + timedelta(minutes=offering.duration_minutes or 0)
     if start <= now:
         raise ApiError(422, "slot_in_past", "the requested time has passed")

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from cloud_sync.cloud.auth import Principal
 from cloud_sync.cloud.errors import ApiError
-from cloud_sync.cloud.models import EventRow, Hub
+from cloud_sync.cloud.models import Device, EventRow, Hub
 from cloud_sync.cloud.schemas import BatchResult, Rejection
 from cloud_sync.cloud.services import booking, ordering
 from cloud_sync.cloud.services.common import insert_for
-from cloud_sync.cloud.services.devices import apply_status, touch
+from cloud_sync.cloud.services.devices import apply_status, devices_for, touch
 from cloud_sync.events import AppointmentRequested, DeviceStatus, Event, OrderRequested
 
 log = logging.getLogger(__name__)
@@ -48,44 +48,41 @@ def ingest(session: Session, principal: Principal, events: list[Event]) -> Batch
     if valid:
         insert = insert_for(session)
         now = datetime.now(UTC)
-        stmt = (
-            insert(EventRow)
-            .values(
-                [
-                    {
-                        "id": e.id,
-                        "tenant_id": e.tenant_id,
-                        "hub_id": e.hub_id,
-                        "device_id": e.device_id,
-                        "type": e.type,
-                        "ts": e.ts,
-                        "seq": e.seq,
-                        "data": e.data,
-                        "received_at": now,
-                    }
-                    for e in valid
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(EventRow.id)
-        )
-        stored = set(session.execute(stmt).scalars())
+        # executemany ("insertmanyvalues"): the statement compiles once and is cached
+        table = EventRow.__table__
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+        rows = [
+            {
+                "id": e.id,
+                "tenant_id": e.tenant_id,
+                "hub_id": e.hub_id,
+                "device_id": e.device_id,
+                "type": e.type,
+                "ts": e.ts,
+                "seq": e.seq,
+                "data": e.data,
+                "received_at": now,
+            }
+            for e in valid
+        ]
+        stored = set(session.connection().execute(stmt, rows).scalars())
         session.execute(update(Hub).where(Hub.id == principal.hub_id).values(last_seen_at=now))
-    for event in valid:
-        if event.id in stored:
-            _apply(session, event)
+    fresh = [e for e in valid if e.id in stored]
+    devices = devices_for(session, fresh)
+    for event in fresh:
+        _apply(session, devices[event.device_id], event)
     accepted = [e.id for e in valid if e.id in stored]
     duplicates = [e.id for e in valid if e.id not in stored]
     # an id repeated inside one batch answers once, as accepted or duplicate
     return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 
 
-def _apply(session: Session, event: Event) -> None:
+def _apply(session: Session, device: Device, event: Event) -> None:
     payload = event.payload()
     if isinstance(payload, DeviceStatus):
-        apply_status(session, event, payload)
+        apply_status(session, device, event, payload)
         return
-    touch(session, event)
+    touch(device, event)
     if not isinstance(payload, OrderRequested | AppointmentRequested):
         return
     outcome, ref = "rejected", ""
