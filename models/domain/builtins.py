@@ -317,3 +317,14 @@ def get_builtin(name: str, language: str) -> Builtin:
     if language not in ("tr", "en"):
         raise KeyError(language)
     return _build(name, language)
+
+
+def normalize(kind: str, text: str, language: str, ctx: ParseContext) -> str | None:
+    """Normalised value of a whole phrase as builtin `kind` ("yarın" -> "2026-11-25"), or None.
+
+    Typed digits are spelled first, so "saat 15:30" and "12,5 mm" work as well.
+    """
+    from models.normalize.text import digits_to_words, tokenize
+
+    words = digits_to_words(tokenize(text, language), language)
+    return get_builtin(kind, language).parse(words, ctx) if words else None

@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rapidfuzz import fuzz, process
+
 from models.domain.builtins import ParseContext
 from models.domain.compiler import CompiledList, sample_words
 from models.domain.expand import split_placeholder
 from models.domain.fsa import TagEvent, TaggedIndex
 from models.domain.loader import Domain, IntentSpec
 from models.domain.types import SampleSentence, Understanding, WordGraph
-from models.nlu.augment import corrupt
+from models.nlu.augment import FILLERS, corrupt
 from models.nlu.classifier import NONE_LABEL, IntentModel, train_intent_model
 from models.nlu.slots import SlotSource, extract
 from models.normalize.dates import EN_MONTHS, EN_WEEKDAYS, TR_MONTHS, TR_WEEKDAYS
@@ -39,6 +41,7 @@ class CompiledDomain:
     word_graph: WordGraph
     intent_model: IntentModel | None = None
     _sources: dict[str, list[SlotSource]] = field(default_factory=dict, repr=False)
+    _vocab: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
     def language(self) -> str:
@@ -75,19 +78,57 @@ class CompiledDomain:
             return Understanding(
                 None, confidence=round(1.0 - prob if label == NONE_LABEL else prob, 4)
             )
+        # words the domain never uses ("ankaranın nüfusu ne kadar") lower the confidence
+        prob *= 0.5 + 0.5 * self._coverage(words)
+        if prob < MIN_CONFIDENCE:
+            return Understanding(None, confidence=round(prob, 4))
         intent = self.domain.intent(label.split("#")[0])
-        slots = extract(words, self._slot_sources(intent), ctx)
+        sources = self._slot_sources(intent)
+        slots = extract(words, sources, ctx)
+        if sources and not slots and self._always_has_slot(intent.name):
+            # every sentence of this intent names something ("X ne kadar"): with nothing
+            # found, the words that matched were probably about something else
+            prob *= 0.75
+            if prob < MIN_CONFIDENCE:
+                return Understanding(None, confidence=round(prob, 4))
         slots = {**intent.fixed_slots, **slots}
         return self._result(intent.name, slots, prob, in_grammar=False)
+
+    def _coverage(self, words: list[str]) -> float:
+        """Share of words that are (close to) a word of the domain or a filler word."""
+        if self._vocab is None:
+            self._vocab = tuple(sorted(self.word_graph.vocabulary() | set(FILLERS[self.language])))
+        known = 0
+        for w in words:
+            if w in self._vocab or (
+                len(w) > 3
+                and process.extractOne(w, self._vocab, scorer=fuzz.ratio, score_cutoff=75)
+                is not None
+            ):
+                known += 1
+        return known / len(words)
+
+    def _always_has_slot(self, intent_name: str) -> bool:
+        return all(
+            any(split_placeholder(w) for w in seq)
+            for key, seqs in self.expansions.items()
+            if key.split("#")[0] == intent_name
+            for seq in seqs
+        )
 
     def _parse_in_grammar(
         self, words: list[str], ctx: ParseContext
     ) -> tuple[str, dict[str, str]] | None:
-        best: tuple[int, str, dict[str, str]] | None = None
+        """Exact parse. Ambiguity ("march thirty one" = date, or date + "one" o'clock) is
+        resolved leftmost-longest: the parse whose first slot span is longest wins."""
+        best: tuple[tuple[tuple[int, int], ...], str, dict[str, str]] | None = None
         for tags in self.parser.parse(words):
             result = self._read_tags(tags, words, ctx)
-            if result is not None and (best is None or len(result[1]) > best[0]):
-                best = (len(result[1]), *result)
+            if result is None:
+                continue
+            spans = tuple(sorted((t.pos, -t2.pos) for t, t2 in _span_pairs(tags)))
+            if best is None or spans < best[0]:
+                best = (spans, *result)
         return None if best is None else (best[1], best[2])
 
     def _read_tags(
@@ -121,20 +162,34 @@ class CompiledDomain:
         if cached is not None:
             return cached
         seen: dict[str, str] = {}
+        left: dict[str, set[str]] = {}
+        weight: dict[str, int] = {}
         for key, seqs in self.expansions.items():
             if key.split("#")[0] != intent.name:
                 continue
             for seq in seqs:
-                for sym in seq:
+                for i, sym in enumerate(seq):
                     ph = split_placeholder(sym)
                     if ph is not None:
                         seen.setdefault(ph[1], ph[0])
+                        weight[ph[1]] = weight.get(ph[1], 0) + 1
+                        left.setdefault(ph[1], set()).update(
+                            w for w in seq[max(0, i - 2) : i] if not split_placeholder(w)
+                        )
         sources = []
         for slot, list_name in seen.items():
             cl = self.lists[list_name]
             choices = tuple(" ".join(w) for w in cl.lookup)
             sources.append(
-                SlotSource(slot, cl.builtin, cl.lookup, choices, tuple(cl.lookup.values()))
+                SlotSource(
+                    slot,
+                    cl.builtin,
+                    cl.lookup,
+                    choices,
+                    tuple(cl.lookup.values()),
+                    frozenset(left[slot]),
+                    weight[slot],
+                )
             )
         self._sources[intent.name] = sources
         return sources
@@ -180,8 +235,14 @@ class CompiledDomain:
         return value
 
     # -- sampling and training -----------------------------------------------------------
-    def sample_sentences(self, n: int, seed: int, now: datetime) -> list[SampleSentence]:
-        """n random sentences of the domain (intents drawn uniformly) with expected slots."""
+    def sample_sentences(
+        self, n: int, seed: int, now: datetime, *, unambiguous: bool = True
+    ) -> list[SampleSentence]:
+        """n random sentences of the domain (intents drawn uniformly) with expected slots.
+
+        With `unambiguous` (default) a sentence whose exact parse means something else than
+        what was sampled ("march thirty one" sampled as date + time) is drawn again.
+        """
         ctx = self.context(now)
         rng = random.Random(seed)
         keys_by_intent: dict[str, list[str]] = {}
@@ -192,9 +253,13 @@ class CompiledDomain:
         for _ in range(n):
             name = rng.choice(names)
             key = rng.choice(keys_by_intent[name])
-            words, slots = sample_words(self.lists, rng.choice(self.expansions[key]), rng, ctx)
             block = self.domain.intent(name).data_blocks[int(key.split("#")[1])]
-            out.append(SampleSentence(" ".join(words), name, {**block[1], **slots}))
+            for _attempt in range(20):
+                words, slots = sample_words(self.lists, rng.choice(self.expansions[key]), rng, ctx)
+                slots = {**block[1], **slots}
+                if not unambiguous or self._parse_in_grammar(words, ctx) == (name, slots):
+                    break
+            out.append(SampleSentence(" ".join(words), name, slots))
         return out
 
     def train_intent_model(self, seed: int = 0) -> None:
@@ -202,7 +267,7 @@ class CompiledDomain:
         rng = random.Random(seed)
         now = datetime.now(UTC)
         per = TRAIN_PER_INTENT
-        samples = self.sample_sentences(per * len(self.intents), seed, now)
+        samples = self.sample_sentences(per * len(self.intents), seed, now, unambiguous=False)
         examples: list[tuple[list[str], str]] = []
         for s in samples:
             words = s.text.split()
@@ -215,6 +280,18 @@ class CompiledDomain:
                 (corrupt(words, rng, self.language) if rng.random() < 0.5 else words, NONE_LABEL)
             )
         self.intent_model = train_intent_model(examples, seed=seed)
+
+
+def _span_pairs(tags: tuple[TagEvent, ...]) -> list[tuple[TagEvent, TagEvent]]:
+    """(open, close) tag pairs of the slot spans in a parse."""
+    opened: dict[str, TagEvent] = {}
+    pairs = []
+    for t in tags:
+        if t.kind == "open":
+            opened[t.name.split(":", 1)[0]] = t
+        elif t.kind == "close":
+            pairs.append((opened.pop(t.name), t))
+    return pairs
 
 
 def _ood_sentences(language: str) -> list[list[str]]:

@@ -22,7 +22,7 @@ from hassil.expression import (
     Sequence,
     TextChunk,
 )
-from hassil.parse_expression import ParseExpressionError
+from hassil.parser import ParseError
 
 from models.domain.types import DomainReferenceError, DomainTemplateError
 from models.normalize.text import digits_to_words, tokenize
@@ -57,7 +57,7 @@ class Expander:
         """All word sequences of a template; list references as placeholder symbols."""
         try:
             expr = parse_sentence(template, keep_text=True).expression
-        except (ParseExpressionError, ValueError, IndexError) as exc:
+        except (ParseError, ValueError, IndexError) as exc:
             raise DomainTemplateError(
                 f"{where}: cannot parse template {template!r}: {exc}"
             ) from exc
@@ -73,7 +73,7 @@ class Expander:
                 raise DomainReferenceError(f"{where}: unknown expansion rule <{name}>")
             try:
                 self._rules[name] = parse_sentence(self._rules_src[name], keep_text=True).expression
-            except (ParseExpressionError, ValueError, IndexError) as exc:
+            except (ParseError, ValueError, IndexError) as exc:
                 raise DomainTemplateError(f"expansion_rules.{name}: cannot parse: {exc}") from exc
         return self._rules[name]
 
@@ -86,7 +86,7 @@ class Expander:
             if e.list_name not in self.list_names:
                 raise DomainReferenceError(f"{where}: unknown list {{{e.list_name}}}")
             self._refs.append(placeholder(e.list_name, e.slot_name))
-            return [f" \x01{len(self._refs) - 1}\x02 "]
+            return [f"\x01{len(self._refs) - 1}\x02"]
         if isinstance(e, RuleReference):
             return self._expand(self._rule(e.rule_name, where), where, depth + 1)
         if isinstance(e, Permutation):

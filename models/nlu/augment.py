@@ -8,17 +8,47 @@ FILLERS = {
     "tr": ["şey", "ee", "lütfen", "acaba", "hani", "yani", "bir", "merhaba", "peki"],
     "en": ["uh", "um", "please", "like", "so", "well", "hi", "okay", "the"],
 }
+# inflections speakers put on catalog names and verbs that templates do not list
+SUFFIXES = {
+    "tr": [
+        "ı",
+        "i",
+        "u",
+        "ü",
+        "yı",
+        "yi",
+        "dan",
+        "den",
+        "ndan",
+        "nden",
+        "a",
+        "e",
+        "ya",
+        "ye",
+        "lar",
+        "ler",
+        "ları",
+        "leri",
+        "nın",
+        "nin",
+        "ım",
+        "im",
+    ],
+    "en": ["s", "es", "ed", "ing"],
+}
 _TR_CHARS = "abcçdefgğhıijklmnoöprsştuüvyz"
 
 
 def corrupt(words: list[str], rng: random.Random, language: str) -> list[str]:
-    """Drop, duplicate, swap, misspell words or add fillers (each with a small probability)."""
+    """Drop, duplicate, swap, misspell or inflect words, add fillers (each rarely)."""
     out: list[str] = []
     for word in words:
         r = rng.random()
         if r < 0.07 and len(words) > 2:
             continue  # dropped word
         w = _misspell(word, rng, language) if r < 0.14 and len(word) > 3 else word
+        if 0.14 <= r < 0.22 and len(word) > 2:
+            w = w + rng.choice(SUFFIXES[language])
         out.append(w)
         if rng.random() < 0.03:
             out.append(w)

@@ -39,23 +39,32 @@ class SlotSource:
     lookup: Mapping[tuple[str, ...], tuple[str, str]]
     choices: tuple[str, ...] = ()
     choice_values: tuple[tuple[str, str], ...] = ()
+    left: frozenset[str] = frozenset()  # words said just before this slot in the templates
+    weight: int = 0  # how many expansions use the slot (tie-break between same-type slots)
 
 
 def extract(words: list[str], sources: list[SlotSource], ctx: ParseContext) -> dict[str, str]:
     used = [False] * len(words)
     slots: dict[str, str] = {}
-    builtin_sources = sorted(
-        (s for s in sources if s.builtin is not None), key=lambda s: _PRIORITY.index(s.builtin.name)
-    )  # type: ignore[attr-defined]
-    for src in builtin_sources:
-        spans = src.builtin.find_spans(words, ctx)  # type: ignore[attr-defined]
-        spans = [sp for sp in spans if not any(used[sp[0] : sp[1]])]
-        if not spans:
-            continue
-        start, end, value = max(spans, key=lambda sp: (sp[1] - sp[0], -sp[0]))
-        for k in range(start, end):
-            used[k] = True
-        slots[src.slot] = value
+    groups: dict[str, list[SlotSource]] = {}
+    for src in sources:
+        if src.builtin is not None:
+            groups.setdefault(src.builtin.name, []).append(src)  # type: ignore[attr-defined]
+    for kind in sorted(groups, key=_PRIORITY.index):
+        group = groups[kind]
+        spans = group[0].builtin.find_spans(words, ctx)  # type: ignore[attr-defined]
+        chosen: list[tuple[int, int, str]] = []
+        for sp in sorted(spans, key=lambda sp: (sp[0] - sp[1], sp[0])):  # longest first
+            if len(chosen) < len(group) and not any(used[sp[0] : sp[1]]):
+                chosen.append(sp)
+                for k in range(sp[0], sp[1]):
+                    used[k] = True
+        free = list(group)
+        for start, _end, value in sorted(chosen):
+            before = set(words[max(0, start - 2) : start])
+            best = max(free, key=lambda s: (bool(before & s.left), s.weight))
+            free.remove(best)
+            slots[best.slot] = value
     for src in sources:
         if src.builtin is not None:
             continue

@@ -11,6 +11,7 @@ import unicodedata
 
 _APOSTROPHES = re.compile(r"['’`´]")
 _NON_WORD = re.compile(r"[^\w\s]+")
+_NUMERIC = re.compile(r"^\d+(?:[.,:]\d+)?[^\W\d_]*$")
 _DIGITS_WITH_SUFFIX = re.compile(r"^(\d+)([^\W\d_]*)$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})([^\W\d_]*)$")
 
@@ -25,14 +26,15 @@ def lower(text: str, language: str) -> str:
 
 def tokenize(text: str, language: str) -> list[str]:
     """Split a transcript into spoken word forms, keeping digits (and '12.5', '15:00') intact."""
-    text = lower(text, language)
-    text = _APOSTROPHES.sub("", text)
-    # keep decimal and clock separators between digits, drop all other punctuation
-    text = re.sub(r"(?<=\d)[.,](?=\d)", "\x00", text)
-    text = re.sub(r"(?<=\d):(?=\d)", "\x01", text)
-    text = _NON_WORD.sub(" ", text)
-    text = text.replace("_", " ")
-    return [t.replace("\x00", ".").replace("\x01", ":") for t in text.split()]
+    text = _APOSTROPHES.sub("", lower(text, language))
+    out: list[str] = []
+    for raw in text.split():
+        token = raw.strip('.,;:!?"()[]')
+        if _NUMERIC.match(token):
+            out.append(token.replace(",", "."))
+        else:
+            out.extend(_NON_WORD.sub(" ", raw).replace("_", " ").split())
+    return out
 
 
 def digits_to_words(tokens: list[str], language: str) -> list[str]:
@@ -69,7 +71,8 @@ def digits_to_words(tokens: list[str], language: str) -> list[str]:
                     words += ["oh"]
                 words += number_words(minute, language)
             elif language == "en":
-                words += ["oclock"]
+                # "15:00" is "fifteen hundred"; "3:00" is "three oclock"
+                words += ["hundred"] if int(clock.group(1)) > 12 else ["oclock"]
             if clock.group(3):
                 words[-1] = words[-1] + clock.group(3)
             out.extend(words)

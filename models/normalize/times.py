@@ -75,7 +75,9 @@ def _tr_hour_forms(h: int, part: str | None) -> list[Phrase]:
         add([*tr_inflect(hw, "acc"), *mw, "geçe"], h, m, "opt")
         add([*tr_inflect(hw, "dat"), *mw, "kala"], prev, 60 - m, "opt")
     for m in range(1, 60):
-        mw = number_words(m, "tr")
+        # minutes below ten are said with a zero ("on beş sıfır beşte"); without it
+        # "on ikide" would also read as 10:02
+        mw = number_words(m, "tr") if m >= 10 else ["sıfır", *number_words(m, "tr")]
         add([*hw, *tr_inflect(mw, "loc")], h, m, "opt")
         add([*hw, *tr_inflect(mw, "dat")], h, m, "opt")
         add([*hw, *mw], h, m, "req")
