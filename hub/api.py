@@ -140,7 +140,7 @@ def create_app(hub: Hub) -> FastAPI:
         body = Health(
             status="ok" if up else "degraded",
             mqtt_connected=up,
-            devices=len(hub.registry.all()),
+            devices=hub.registry.count(),
             devices_online=hub.registry.online_count(),
         )
         return JSONResponse(body.model_dump(), status_code=200 if up else 503)

@@ -88,7 +88,8 @@ class DeviceRecord:
             raise RecordInvalid(str(exc)) from exc
 
 
-Listener = Callable[[DeviceRecord], None]
+Applied = DeviceStatus | Telemetry | DeviceEvent
+Listener = Callable[[Applied], None]
 
 
 class Registry:
@@ -98,7 +99,9 @@ class Registry:
     def __init__(self, path: Path, flush_interval_s: float = 0.5) -> None:
         self.path = path
         self.flush_interval_s = flush_interval_s
-        self._records: dict[str, DeviceRecord] = {}
+        self._base: dict[str, DeviceRecord] = {}
+        # newest telemetry not yet folded into _base: the hot path only stores the message
+        self._telemetry: dict[str, Telemetry] = {}
         self._doc_ids: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._removed: set[str] = set()
@@ -128,7 +131,7 @@ class Registry:
             loaded = {}
         self._db = db
         for doc_id, record in loaded.items():
-            self._records[record.device_id] = record
+            self._base[record.device_id] = record
             self._doc_ids[record.device_id] = doc_id
         self._next_doc_id = max(self._doc_ids.values(), default=0)
 
@@ -173,7 +176,11 @@ class Registry:
     def _take_dirty(self) -> tuple[list[tuple[int, DeviceRecord]], list[int], int] | None:
         if not self._dirty and not self._removed:
             return None
-        dirty = [(self._doc_ids[d], self._records[d]) for d in self._dirty if d in self._records]
+        for device_id in self._dirty:
+            if device_id in self._base:
+                self._base[device_id] = self._materialise(device_id)
+                self._telemetry.pop(device_id, None)
+        dirty = [(self._doc_ids[d], self._base[d]) for d in self._dirty if d in self._base]
         removed = [self._doc_ids.pop(d) for d in self._removed if d in self._doc_ids]
         self._dirty.clear()
         self._removed.clear()
@@ -203,35 +210,53 @@ class Registry:
     def set_known(self, device_ids: Iterable[str]) -> None:
         """Make the table match the provisioned devices: add new ones, drop revoked ones."""
         wanted = set(device_ids)
-        for device_id in wanted - self._records.keys():
-            self._records[device_id] = DeviceRecord(device_id)
+        for device_id in wanted - self._base.keys():
+            self._base[device_id] = DeviceRecord(device_id)
             self._next_doc_id += 1
             self._doc_ids[device_id] = self._next_doc_id
             self._dirty.add(device_id)
-        for device_id in self._records.keys() - wanted:
-            del self._records[device_id]
+        for device_id in self._base.keys() - wanted:
+            del self._base[device_id]
+            self._telemetry.pop(device_id, None)
             self._dirty.discard(device_id)
             self._removed.add(device_id)
         if self._dirty or self._removed:
             self._urgent.set()
 
     def is_known(self, device_id: str) -> bool:
-        return device_id in self._records
+        return device_id in self._base
 
     # -- updates from devices -------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def _store(self, record: DeviceRecord, urgent: bool) -> None:
-        self._records[record.device_id] = record
+    def _store(self, record: DeviceRecord, urgent: bool, cause: Applied | None) -> None:
+        self._base[record.device_id] = record
         self._dirty.add(record.device_id)
         if urgent:
             self._urgent.set()
-        for listener in self._listeners:
-            listener(record)
+        if cause is not None:
+            for listener in self._listeners:
+                listener(cause)
+
+    def _materialise(self, device_id: str) -> DeviceRecord:
+        base = self._base[device_id]
+        t = self._telemetry.get(device_id)
+        if t is None:
+            return base
+        return dataclasses.replace(
+            base,
+            battery=t.battery,
+            rssi=t.rssi,
+            uptime=t.uptime,
+            heap=t.heap,
+            fw=t.fw,
+            charging=t.charging,
+            last_seen=max(base.last_seen or 0.0, t.received_at),
+        )
 
     def apply_status(self, msg: DeviceStatus) -> None:
-        old = self._records[msg.device_id]
+        old = self._base[msg.device_id]
         changed = old.online != msg.online
         self._store(
             dataclasses.replace(
@@ -245,45 +270,41 @@ class Registry:
                 else old.state_since,
             ),
             urgent=changed,
+            cause=msg,
         )
 
     def apply_telemetry(self, msg: Telemetry) -> None:
-        old = self._records[msg.device_id]
-        self._store(
-            dataclasses.replace(
-                old,
-                battery=msg.battery,
-                rssi=msg.rssi,
-                uptime=msg.uptime,
-                heap=msg.heap,
-                fw=msg.fw,
-                charging=msg.charging,
-                last_seen=msg.received_at,
-            ),
-            urgent=False,
-        )
+        """Hot path (every telemetry message): keep the message, fold it in at flush time."""
+        self._telemetry[msg.device_id] = msg
+        self._dirty.add(msg.device_id)
+        for listener in self._listeners:
+            listener(msg)
 
     def apply_event(self, msg: DeviceEvent) -> None:
-        old = self._records[msg.device_id]
+        old = self._base[msg.device_id]
         label = msg.type if msg.action is None else f"{msg.type}:{msg.action}"
         self._store(
             dataclasses.replace(
                 old, events=old.events + 1, last_event=label, last_seen=msg.received_at
             ),
             urgent=False,
+            cause=msg,
         )
 
     def mark_seen(self, device_id: str, when: float) -> None:
-        old = self._records[device_id]
+        old = self._base[device_id]
         if old.last_seen is None or when - old.last_seen > 1.0:
-            self._store(dataclasses.replace(old, last_seen=when), urgent=False)
+            self._store(dataclasses.replace(old, last_seen=when), urgent=False, cause=None)
 
     # -- queries --------------------------------------------------------------------------------
     def get(self, device_id: str) -> DeviceRecord | None:
-        return self._records.get(device_id)
+        return self._materialise(device_id) if device_id in self._base else None
 
     def all(self) -> list[DeviceRecord]:
-        return sorted(self._records.values(), key=lambda r: r.device_id)
+        return [self._materialise(d) for d in sorted(self._base)]
+
+    def count(self) -> int:
+        return len(self._base)
 
     def online_count(self) -> int:
-        return sum(1 for r in self._records.values() if r.online)
+        return sum(1 for r in self._base.values() if r.online)

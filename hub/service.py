@@ -102,7 +102,7 @@ class Hub:
         self._event_listeners: list[Callable[[DeviceEvent], None]] = []
         self.metrics.bind_live(
             self.registry.online_count,
-            lambda: len(self.registry.all()),
+            self.registry.count,
             lambda: 1.0 if self.link_connected() else 0.0,
         )
 
