@@ -68,7 +68,9 @@ class LocalCatalog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_sync_document(cls, doc: dict[str, Any], fetched_at: float | None = None) -> LocalCatalog:
+    def from_sync_document(
+        cls, doc: dict[str, Any], fetched_at: float | None = None
+    ) -> LocalCatalog:
         try:
             tenant = doc["tenant"]
             currency = str(tenant.get("currency") or "TRY")
@@ -87,7 +89,9 @@ class LocalCatalog:
                     shipping_cost=Decimal(str(raw.get("shipping_cost") or 0)),
                 )
                 offerings[o.id] = o
-            hours = {k: [tuple(x) for x in v] for k, v in (tenant.get("opening_hours") or {}).items()}
+            hours = {
+                k: [tuple(x) for x in v] for k, v in (tenant.get("opening_hours") or {}).items()
+            }
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise CatalogError(f"unusable sync document: {exc!r}") from exc
         return cls(
@@ -103,7 +107,9 @@ class LocalCatalog:
         comes back as the slot value, the name is what customers say."""
         out: dict[str, list[dict[str, str]]] = {"services": [], "products": []}
         for o in sorted(self.offerings.values(), key=lambda o: o.name):
-            out["services" if o.kind == "service" else "products"].append({"name": o.name, "id": str(o.id)})
+            out["services" if o.kind == "service" else "products"].append(
+                {"name": o.name, "id": str(o.id)}
+            )
         return out
 
     @property
@@ -127,7 +133,10 @@ class LocalCatalog:
     def hold_stock(self, offering: Offering, quantity: int) -> bool:
         """Promise `quantity` to a customer; False when this hub has promised the rest."""
         with self._lock:
-            if offering.stock is not None and self._held_stock[offering.id] + quantity > offering.stock:
+            if (
+                offering.stock is not None
+                and self._held_stock[offering.id] + quantity > offering.stock
+            ):
                 return False
             self._held_stock[offering.id] += quantity
             return True

@@ -146,7 +146,9 @@ class Dialogue:
                 key = "stock_untracked" if left is None else "stock_none" if left <= 0 else "stock"
                 return self._say(key, name=offering.name, count=left) + tentative
             if p.intent == "AskPrice":
-                return self._say("price", name=offering.name, price=self._money(offering.gross_price))
+                return self._say(
+                    "price", name=offering.name, price=self._money(offering.gross_price)
+                )
         spec = self.compiled.domain.intent(p.intent)
         return self.compiled.reply(spec, p.slots) or self._say("ok")
 
@@ -161,10 +163,13 @@ class Dialogue:
             self._reset()
             return self._turn(
                 self._say("out_of_stock", name=offering.name, count=max(quote.available, 0)),
-                done=True, outcome="handled",
+                done=True,
+                outcome="handled",
             )
         self.phase = Phase.CONFIRMING
-        text = self._say("confirm_order", quantity=p.quantity, name=offering.name, total=self._money(quote.total))
+        text = self._say(
+            "confirm_order", quantity=p.quantity, name=offering.name, total=self._money(quote.total)
+        )
         return self._turn(text, done=False, outcome="clarified")
 
     def _confirm_booking(self, p: _Pending) -> Turn:
@@ -197,8 +202,14 @@ class Dialogue:
         if p.intent == "OrderProduct":
             if not self.catalog.hold_stock(p.offering, p.quantity):
                 self._reset()
-                return self._turn(self._say("out_of_stock", name=p.offering.name, count=0), done=True, outcome="handled")
-            event = OrderRequested(items=(OrderItemRequest(offering_id=p.offering.id, quantity=p.quantity),))
+                return self._turn(
+                    self._say("out_of_stock", name=p.offering.name, count=0),
+                    done=True,
+                    outcome="handled",
+                )
+            event = OrderRequested(
+                items=(OrderItemRequest(offering_id=p.offering.id, quantity=p.quantity),)
+            )
             text = self._say("order_placed")
         else:
             assert p.start is not None
@@ -217,11 +228,20 @@ class Dialogue:
                 return self._turn(self._say("report_empty"), done=True, outcome="handled")
             fields = dict(self._report)
             body = "\n".join(f"{k}: {v}" for k, v in fields.items())
-            event = ReportDictated(title=fields.get("device", ""), text=body, language=self.language,  # type: ignore[arg-type]
-                                   fields=fields)
+            event = ReportDictated(
+                title=fields.get("device", ""),
+                text=body,
+                language=self.language,  # type: ignore[arg-type]
+                fields=fields,
+            )
             self._report.clear()
             self.phase = Phase.IDLE
-            return self._turn(self._say("report_saved", count=len(fields)), done=True, outcome="handled", events=(event,))
+            return self._turn(
+                self._say("report_saved", count=len(fields)),
+                done=True,
+                outcome="handled",
+                events=(event,),
+            )
         if u.intent == "StartReport":
             self._report.clear()
         for name, value in u.slots.items():
@@ -246,7 +266,7 @@ class Dialogue:
             found = dict(u.slots)
         else:
             spec = self.compiled.domain.intent(p.intent)
-            sources = self.compiled._slot_sources(spec)  # noqa: SLF001 - slot reading API
+            sources = self.compiled._slot_sources(spec)
             found = extract(self.compiled.words(text), sources, self.compiled.context(now))
         if missing[0] not in found:
             return False
@@ -267,7 +287,9 @@ class Dialogue:
 
     def _money(self, amount: Decimal) -> str:
         currency = self.catalog.currency if self.catalog else "TRY"
-        return prompt(self.language, "money", amount=_amount(amount, self.language), currency=currency)
+        return prompt(
+            self.language, "money", amount=_amount(amount, self.language), currency=currency
+        )
 
     def _not_understood(self, question: str | None = None) -> Turn:
         self.failures += 1
@@ -288,7 +310,9 @@ class Dialogue:
         self._pending = None
         self.failures = 0
 
-    def _turn(self, reply: str, *, done: bool, outcome: str, events: tuple[BaseModel, ...] = ()) -> Turn:
+    def _turn(
+        self, reply: str, *, done: bool, outcome: str, events: tuple[BaseModel, ...] = ()
+    ) -> Turn:
         self.last_reply = reply
         return Turn(reply, done, outcome, events)
 

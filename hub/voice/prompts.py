@@ -72,5 +72,7 @@ PROMPTS: dict[str, dict[str, str]] = {
 def prompt(language: str, key: str, **values: Any) -> str:
     table = PROMPTS.get(language, PROMPTS["en"])
     if key == "money":
-        values["currency"] = CURRENCY_WORDS.get(language, {}).get(values["currency"], values["currency"])
+        values["currency"] = CURRENCY_WORDS.get(language, {}).get(
+            values["currency"], values["currency"]
+        )
     return table[key].format(**values)

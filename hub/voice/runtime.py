@@ -1,0 +1,202 @@
+"""Wiring of the voice path inside the hub process: domains compiled against the synced catalog,
+one shared speech recogniser, the outbox + sync agent, and the VoiceService.
+
+`VoiceRuntime` is used next to `Hub.run` (same event loop): it is the hub's audio sink, sends
+replies through the hub's links, and publishes recognised intents on the hub's MQTT topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from cloud_sync.agent import SyncAgent
+from cloud_sync.events import Event
+from cloud_sync.outbox import Outbox
+from hub.voice.catalog import LocalCatalog
+from hub.voice.dialogue import Dialogue
+from hub.voice.service import Conversation, PlayTarget, Publisher, VoiceService
+from hub.voice.tts import CachedSynthesizer, EspeakSynthesizer, Synthesizer
+from models.domain import CompiledDomain, compile_domain, domain_from_dict
+from models.engine import Engine
+
+log = logging.getLogger(__name__)
+ANSWER_INTENT = "ProvideInfo"
+
+
+def with_answer_intent(data: dict[str, Any]) -> dict[str, Any]:
+    """Add an intent whose sentences are the bare slot answers the dialogue asks for
+    ("saat üçte", "two"), so the speech decoder's graph accepts a reply to "Saat kaçta?"."""
+    asked: set[str] = set()
+    for spec in (data.get("intents") or {}).values():
+        if isinstance(spec, dict):
+            asked.update((spec.get("ask") or {}).keys())
+    lists = data.get("lists") or {}
+    sentences = sorted(f"{{{slot}}}" for slot in asked if slot in lists)
+    if "date" in asked and "time" in asked and "date" in lists and "time" in lists:
+        sentences.append("{date} {time}")
+    if not sentences:
+        return data
+    out = dict(data)
+    out["intents"] = {**data["intents"], ANSWER_INTENT: {"data": [{"sentences": sentences}]}}
+    return out
+
+
+def compile_for_hub(path: Path, catalog: LocalCatalog | None) -> CompiledDomain:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    bound = catalog.domain_catalog() if catalog is not None else None
+    return compile_domain(
+        domain_from_dict(with_answer_intent(data), catalog=bound, source=str(path))
+    )
+
+
+class OutboxEventSink:
+    """Events become durable in the outbox before `emit` returns; then the agent is nudged.
+
+    Per-device sequence numbers are the previous one + 1, and never below the wall clock in
+    milliseconds, so they keep rising across hub restarts without extra state.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        tenant_id: uuid.UUID,
+        hub_id: uuid.UUID,
+        notify: Callable[[], None] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.tenant_id = tenant_id
+        self.hub_id = hub_id
+        self.notify = notify
+        self._seq: dict[str, int] = {}
+
+    async def emit(self, device_id: str, data: BaseModel) -> None:
+        seq = max(self._seq.get(device_id, -1) + 1, time.time_ns() // 1_000_000)
+        self._seq[device_id] = seq
+        event = Event.create(
+            tenant_id=self.tenant_id, hub_id=self.hub_id, device_id=device_id, seq=seq, data=data
+        )
+        await asyncio.to_thread(self.outbox.enqueue, event)
+        if self.notify is not None:
+            self.notify()
+
+
+@dataclass
+class VoiceConfig:
+    domains: Mapping[str, Path]  # language -> domain file
+    default_language: str = "tr"
+    device_languages: Mapping[str, str] = field(default_factory=dict)
+    data_dir: Path = Path(".arma-data")
+    cloud_url: str | None = None
+    hub_token: str | None = None
+    cloud_hub_id: str | None = None
+    tenant_id: str | None = None
+    threads: int = 1
+
+
+class VoiceRuntime:
+    def __init__(
+        self,
+        config: VoiceConfig,
+        play: PlayTarget,
+        *,
+        hub_id: str,
+        publisher: Publisher | None = None,
+        synthesizer: Synthesizer | None = None,
+    ) -> None:
+        self.config = config
+        self.outbox = Outbox(config.data_dir / "outbox.sqlite3")
+        self.agent: SyncAgent | None = None
+        if config.cloud_url and config.hub_token:
+            self.agent = SyncAgent(
+                self.outbox,
+                config.cloud_url,
+                config.hub_token,
+                hub_id=config.cloud_hub_id,
+                sync_interval=60.0,
+                sync_cache=config.data_dir / "sync.json",
+                on_sync=self._on_sync,
+            )
+        self.catalog: LocalCatalog | None = None
+        self._compiled: dict[str, CompiledDomain] = {}
+        self._engines: dict[str, Engine] = {}
+        self._recognizer: Any = None
+        self.ready = asyncio.Event()
+        self.service = VoiceService(
+            self._conversation,
+            synthesizer or CachedSynthesizer(EspeakSynthesizer()),
+            play,
+            hub_id=hub_id,
+            publisher=publisher,
+            events=None,
+        )
+
+    # -- catalog and domains -------------------------------------------------------------
+    async def _on_sync(self, document: dict[str, Any]) -> None:
+        catalog = LocalCatalog.from_sync_document(document)
+        await asyncio.to_thread(self._load, catalog)
+
+    def _load(self, catalog: LocalCatalog | None) -> None:
+        """Compile every domain against `catalog` (a thread: this takes seconds)."""
+        from models.asr.recognizer import Recognizer
+
+        if self._recognizer is None:
+            self._recognizer = Recognizer(threads=self.config.threads)
+        compiled = {
+            lang: compile_for_hub(path, catalog) for lang, path in self.config.domains.items()
+        }
+        engines = {lang: Engine(c, recognizer=self._recognizer) for lang, c in compiled.items()}
+        self._compiled, self._engines, self.catalog = compiled, engines, catalog
+        log.info(
+            "voice: %d domain(s) compiled, %d offerings",
+            len(compiled),
+            len(catalog.offerings) if catalog else 0,
+        )
+
+    def _conversation(self, device_id: str) -> Conversation:
+        lang = self.config.device_languages.get(device_id, self.config.default_language)
+        if lang not in self._engines:
+            lang = next(iter(self._engines))
+        return Conversation(self._engines[lang], Dialogue(self._compiled[lang], self.catalog))
+
+    # -- run -----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        tenant, hub = self._ids()
+        self.service.events = OutboxEventSink(
+            self.outbox, tenant, hub, self.agent.notify if self.agent else None
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            if self.agent is not None:
+                await stack.enter_async_context(self.agent)
+                if self.agent.sync_document is None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(10):
+                            while not await self.agent.pull_sync():
+                                await asyncio.sleep(0.5)
+                doc = self.agent.sync_document
+                catalog = LocalCatalog.from_sync_document(doc) if doc else None
+            else:
+                catalog = None
+            await asyncio.to_thread(self._load, catalog)
+            self.ready.set()
+            await self.service.run(stop)
+        await asyncio.to_thread(self.outbox.close)
+
+    def _ids(self) -> tuple[uuid.UUID, uuid.UUID]:
+        doc = self.agent.sync_document if self.agent else None
+        tenant = self.config.tenant_id or (doc or {}).get("tenant", {}).get("id")
+        hub = self.config.cloud_hub_id or (doc or {}).get("hub_id")
+        # without a cloud the events still queue, under a local placeholder identity
+        return uuid.UUID(str(tenant)) if tenant else uuid.UUID(int=0), uuid.UUID(
+            str(hub)
+        ) if hub else uuid.UUID(int=0)

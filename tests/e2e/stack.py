@@ -1,0 +1,175 @@
+"""The whole voice path for end-to-end tests: a real cloud API on SQLite (uvicorn), the hub's
+managed Mosquitto with per-device credentials, the real hub with its VoiceRuntime (real
+speech models, real dialogue, espeak-ng replies, outbox + sync agent), and simulated devices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hub.broker import BrokerProcess
+from hub.credentials import CredentialStore
+from hub.service import Hub
+from hub.sim.device import SimConfig, SimDevice
+from hub.voice.runtime import VoiceConfig, VoiceRuntime
+from models.domain.loader import DOMAINS_DIR
+from cloud_sync.cloud.migrate import migrate
+from tests.cloud.conftest import Cloud, start_cloud, stop_cloud
+from tests.hub.conftest import hub_settings
+from tests.support.mosquitto import free_port
+
+WEEK = {d: [["09:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+OFFERINGS = [
+    {"kind": "service", "name": "saç kesimi", "price": "500", "tax_rate": "0.20", "duration_minutes": 45, "capacity": 1},
+    {"kind": "service", "name": "manikür", "price": "300", "tax_rate": "0.20", "duration_minutes": 30, "capacity": 2},
+    {"kind": "product", "name": "moisturiser", "price": "375", "tax_rate": "0.20", "stock": 10, "sku": "MOI-1"},
+    {"kind": "product", "name": "shampoo", "price": "150", "tax_rate": "0.20", "stock": 5, "sku": "SHA-1"},
+]
+
+
+def speak(text: str, language: str) -> bytes:
+    """16 kHz PCM16 of `text`: espeak-ng klatt voice for Turkish, flite slt for English,
+    with 300 ms of silence either side, as a person pressing the button would leave."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
+        if language == "tr":
+            cmd = ["espeak-ng", "-v", "tr+klatt4", "-s", "130", "-w", str(raw), text]
+        else:
+            cmd = ["flite", "-voice", "slt", "-t", text, "-o", str(raw)]
+        subprocess.run(cmd, check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
+                       check=True, capture_output=True)
+        data = out.read_bytes()
+    return data[44:]  # sox writes a canonical 44-byte header for this format
+
+
+@dataclass
+class VoiceStack:
+    cloud: Cloud
+    admin: Any  # httpx.Client with the tenant admin key
+    hub: Hub
+    runtime: VoiceRuntime
+    devices: dict[str, SimDevice]
+    broker: BrokerProcess
+    offerings: dict[str, str] = field(default_factory=dict)  # name -> id
+
+    async def say(self, device_id: str, text: str, language: str, timeout: float = 60) -> tuple[int, bytes]:
+        """Stream a spoken request in real time; wait for the whole reply; return (session, PCM)."""
+        device = self.devices[device_id]
+        pcm = await asyncio.to_thread(speak, text, language)
+        session = await asyncio.to_thread(device.stream_audio, pcm)
+        async with asyncio.timeout(timeout):
+            while session not in device.played.ended:
+                await asyncio.sleep(0.05)
+        frames = sorted(device.played.frames[session], key=lambda f: f.seq)
+        return session, b"".join(f.pcm16() for f in frames)
+
+    def list(self, path: str) -> list[dict[str, Any]]:
+        r = self.admin.get(path)
+        assert r.status_code == 200, r.text
+        return list(r.json()["items"])
+
+
+def reply_seconds(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, dtype="<i2")
+    return float(np.count_nonzero(np.abs(x) > 500)) / 16000
+
+
+@contextlib.asynccontextmanager
+async def voice_stack(
+    tmp_path: Path, db_url: str, devices: dict[str, str], cloud_port: int = 0,
+    configure: Callable[[VoiceConfig], None] | None = None,
+) -> AsyncIterator[VoiceStack]:
+    """`devices`: device id -> language. The cloud may be stopped and restarted by the test."""
+    migrate(db_url)
+    cloud = start_cloud(db_url, port=cloud_port)
+    tenant_id, admin_token = cloud.tenant("Salon Ayşe")
+    admin = cloud.client(admin_token)
+    r = admin.patch("/v1/tenants/me", json={"opening_hours": WEEK})
+    assert r.status_code == 200, r.text
+    offerings = {}
+    for body in OFFERINGS:
+        r = admin.post("/v1/offerings", json=body)
+        assert r.status_code == 201, r.text
+        offerings[body["name"]] = r.json()["id"]
+    cloud_hub_id, hub_token = cloud.hub(admin_token)
+
+    data_dir = tmp_path / "hub"
+    store = CredentialStore(data_dir)
+    store.hub_credentials()
+    creds = {d: store.add(d) for d in devices}
+    broker = BrokerProcess(data_dir, free_port()).start()
+    settings = hub_settings(data_dir, broker.port)
+    hub = Hub(settings)
+    config = VoiceConfig(
+        domains={"tr": DOMAINS_DIR / "salon_tr.yaml", "en": DOMAINS_DIR / "shop_en.yaml"},
+        device_languages=devices, data_dir=data_dir, cloud_url=cloud.url, hub_token=hub_token,
+        cloud_hub_id=str(cloud_hub_id), tenant_id=str(tenant_id),
+    )
+    if configure is not None:
+        configure(config)
+    runtime = VoiceRuntime(config, HubPlay(hub), hub_id=settings.hub_id, publisher=HubPublish(hub))
+    hub.audio_sink = runtime.service
+    sims = {
+        d: SimDevice(SimConfig(d, "127.0.0.1", broker.port, c.mqtt_username, c.mqtt_password))
+        for d, c in creds.items()
+    }
+    stop = asyncio.Event()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            hub_task = tg.create_task(hub.run(stop))
+            voice_task = tg.create_task(runtime.run(stop))
+            try:
+                async with asyncio.timeout(120):
+                    await hub.started.wait()
+                    await runtime.ready.wait()
+                for sim in sims.values():
+                    sim.start()
+                    await asyncio.to_thread(sim.wait_connected, 10)
+                yield VoiceStack(cloud, admin, hub, runtime, sims, broker, offerings)
+            finally:
+                stop.set()
+                for sim in sims.values():
+                    sim.stop()
+                done, pending = await asyncio.wait({hub_task, voice_task}, timeout=30)
+                if pending:
+                    for t in asyncio.all_tasks():
+                        t.print_stack(limit=3)
+                    raise TimeoutError(f"stack did not stop: {pending}")
+    finally:
+        broker.stop()
+        stop_cloud(cloud)
+
+
+class HubPlay:
+    """Reply frames go out over whichever of the hub's links reaches the device."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def send_play(self, device_id: str, frame: bytes, session: int) -> None:
+        for link in self.hub.links:
+            if link.reaches(device_id):
+                await link.send_play(device_id, frame, session)
+                return
+
+
+class HubPublish:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        await self.hub.links[0].publish(topic, payload, qos=qos, retain=retain)  # type: ignore[attr-defined]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
