@@ -32,3 +32,12 @@ CODEC_PCM16: int = proto.CODEC_PCM16
 CODEC_ADPCM: int = proto.CODEC_ADPCM
 FLAG_START: int = proto.FLAG_START
 FLAG_END: int = proto.FLAG_END
+
+# BLE transport
+BLE_SERVICE_UUID: str = proto.BLE_SERVICE_UUID
+BLE_UP_UUID: str = proto.BLE_UP_UUID
+BLE_DOWN_UUID: str = proto.BLE_DOWN_UUID
+ble_message: Callable[[str, bytes], bytes] = proto.ble_message
+parse_ble_message: Callable[[bytes], tuple[str, bytes]] = proto.parse_ble_message
+fragment: Callable[[bytes, int, int], list[bytes]] = proto.fragment
+Reassembler: Callable[[], Any] = proto.Reassembler
