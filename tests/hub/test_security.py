@@ -193,3 +193,15 @@ def test_cli_add_applies_without_restart_and_remove_revokes(broker: ManagedBroke
     assert broker.process.proc.pid == pid and broker.process.running  # never restarted
     listed = _cli("devices", "list", "--data-dir", str(broker.data_dir), "--json")
     assert json.loads(listed.stdout) == []
+
+
+def test_password_hash_format_matches_mosquitto_passwd(tmp_path) -> None:
+    """Our `$7$` hashes and mosquitto_passwd's verify the same way (and wrong ones do not)."""
+    path = tmp_path / "pw"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(path), "alice", "s3cret"], check=True, timeout=10
+    )
+    user, hashed = path.read_text().strip().split(":", 1)
+    assert user == "alice" and hashed.startswith("$7$")
+    assert verify_password("s3cret", hashed)
+    assert not verify_password("s3cret!", hashed)
