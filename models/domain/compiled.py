@@ -79,12 +79,16 @@ class CompiledDomain:
                 None, confidence=round(1.0 - prob if label == NONE_LABEL else prob, 4)
             )
         # words the domain never uses ("ankaranın nüfusu ne kadar") lower the confidence
-        prob *= 0.5 + 0.5 * self._coverage(words)
+        snapped, coverage = self._snap(words)
+        prob *= 0.5 + 0.5 * coverage
         if prob < MIN_CONFIDENCE:
             return Understanding(None, confidence=round(prob, 4))
         intent = self.domain.intent(label.split("#")[0])
         sources = self._slot_sources(intent)
         slots = extract(words, sources, ctx)
+        if len(slots) < len(sources) and snapped != words:
+            fixed = extract(snapped, sources, ctx)
+            slots = fixed if len(fixed) > len(slots) else slots
         if sources and not slots and self._always_has_slot(intent.name):
             # every sentence of this intent names something ("X ne kadar"): with nothing
             # found, the words that matched were probably about something else
@@ -94,19 +98,23 @@ class CompiledDomain:
         slots = {**intent.fixed_slots, **slots}
         return self._result(intent.name, slots, prob, in_grammar=False)
 
-    def _coverage(self, words: list[str]) -> float:
-        """Share of words that are (close to) a word of the domain or a filler word."""
+    def _snap(self, words: list[str]) -> tuple[list[str], float]:
+        """Words moved onto the closest domain word when very close (ratio >= 80: "thre" ->
+        "three", "şampuandan" -> "şampuan"), and the share of words that are (close to,
+        ratio >= 75) a word of the domain or a filler word."""
         if self._vocab is None:
             self._vocab = tuple(sorted(self.word_graph.vocabulary() | set(FILLERS[self.language])))
         known = 0
+        snapped = []
         for w in words:
-            if w in self._vocab or (
-                len(w) > 3
-                and process.extractOne(w, self._vocab, scorer=fuzz.ratio, score_cutoff=75)
-                is not None
-            ):
+            if w in self._vocab:
                 known += 1
-        return known / len(words)
+                snapped.append(w)
+                continue
+            hit = process.extractOne(w, self._vocab, scorer=fuzz.ratio, score_cutoff=75)
+            known += hit is not None and len(w) > 3
+            snapped.append(hit[0] if hit is not None and hit[1] >= 80 and len(w) > 3 else w)
+        return snapped, known / len(words)
 
     def _always_has_slot(self, intent_name: str) -> bool:
         return all(
@@ -176,6 +184,13 @@ class CompiledDomain:
                         left.setdefault(ph[1], set()).update(
                             w for w in seq[max(0, i - 2) : i] if not split_placeholder(w)
                         )
+        template_words = frozenset(
+            w
+            for seqs in self.expansions.values()
+            for seq in seqs
+            for w in seq
+            if not split_placeholder(w)
+        )
         sources = []
         for slot, list_name in seen.items():
             cl = self.lists[list_name]
@@ -189,6 +204,7 @@ class CompiledDomain:
                     tuple(cl.lookup.values()),
                     frozenset(left[slot]),
                     weight[slot],
+                    template_words,
                 )
             )
         self._sources[intent.name] = sources

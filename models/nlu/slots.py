@@ -41,6 +41,7 @@ class SlotSource:
     choice_values: tuple[tuple[str, str], ...] = ()
     left: frozenset[str] = frozenset()  # words said just before this slot in the templates
     weight: int = 0  # how many expansions use the slot (tie-break between same-type slots)
+    template_words: frozenset[str] = frozenset()  # never fuzzy-matched alone ("have"~"shave")
 
 
 def extract(words: list[str], sources: list[SlotSource], ctx: ParseContext) -> dict[str, str]:
@@ -92,7 +93,7 @@ def _match_list(words: list[str], used: list[bool], src: SlotSource) -> tuple[in
             if any(used[i : i + n]):
                 continue
             text = " ".join(words[i : i + n])
-            if len(text) < 3:
+            if len(text) < 3 or all(w in src.template_words for w in words[i : i + n]):
                 continue
             res = process.extractOne(
                 text, src.choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
