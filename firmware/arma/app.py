@@ -7,7 +7,7 @@ import json
 import random
 import time
 
-from arma import audio, commands, log, mqtt, ota, proto
+from arma import audio, ble, commands, config, improv, log, mqtt, ota, proto
 from arma.version import VERSION
 from micropython import const
 
@@ -57,6 +57,9 @@ class Device:
         self.audio_topic = ""
         self.sessions = 0
         self.healthy = False
+        self.ble = None
+        self.improv = None
+        self.joining = False
 
     # -- MQTT callbacks (run inside the link's receive task: no blocking, no awaits) --------
     def _on_connect(self, client):
@@ -67,32 +70,47 @@ class Device:
     def _on_message(self, topic, payload, retain):
         try:
             _dev, kind, _session = proto.parse_device_topic(topic)
-            if kind == "play":
-                self.play.put(proto.decode_frame(payload))
-            elif kind == "cmd":
-                msg = proto.decode_json("cmd", payload)
-                if len(self.cmds) >= _CMD_QUEUE:
-                    self.ack(msg["id"], False, "busy: command queue full")
-                    return
-                self.cmds.append(msg)
-                self.cmd_event.set()
+            self._dispatch(kind, payload)
         except proto.ProtocolError as e:
             log.warn(_TAG, "rejected message on %s: %s" % (topic, e))
 
+    def _on_ble(self, kind, body):
+        try:
+            self._dispatch(kind, body)
+        except proto.ProtocolError as e:
+            log.warn(_TAG, "rejected BLE %s: %s" % (kind, e))
+
+    def _dispatch(self, kind, payload):
+        # the same hub messages arrive over MQTT or BLE
+        if kind == "play":
+            self.play.put(proto.decode_frame(payload))
+        elif kind == "cmd":
+            msg = proto.decode_json("cmd", payload)
+            if len(self.cmds) >= _CMD_QUEUE:
+                self.ack(msg["id"], False, "busy: command queue full")
+                return
+            self.cmds.append(msg)
+            self.cmd_event.set()
+
     # -- outbound messages ---------------------------------------------------------------
+    def send(self, kind, body, qos=0, retain=False):
+        # MQTT (queued while offline) and, when a central is connected, BLE
+        self.client.publish(proto.device_topic(self.id, kind), body, qos, retain)
+        if self.ble is not None:
+            try:
+                self.ble.send(kind, body)
+            except Exception as e:
+                log.warn(_TAG, "BLE send failed: %r" % (e,))
+
     def publish_status(self, state):
         self.state = state
-        self.client.publish(
-            self.topic_status, proto.encode_json("status", {"state": state, "fw": VERSION}), 1, True
-        )
+        self.send("status", proto.encode_json("status", {"state": state, "fw": VERSION}), 1, True)
 
     def event(self, typ, action, detail=None):
         msg = {"type": typ, "action": action}
         if detail:
             msg["detail"] = detail[:200]
-        self.client.publish(
-            proto.device_topic(self.id, "event"), proto.encode_json("event", msg), 1
-        )
+        self.send("event", proto.encode_json("event", msg), 1)
 
     def ack(self, cmd_id, ok, error=None, result=None):
         msg = {"id": cmd_id, "ok": ok}
@@ -100,7 +118,7 @@ class Device:
             msg["error"] = error
         if result:
             msg["result"] = result
-        self.client.publish(proto.device_topic(self.id, "ack"), proto.encode_json("ack", msg), 1)
+        self.send("ack", proto.encode_json("ack", msg), 1)
 
     def telemetry(self):
         gc.collect()
@@ -117,9 +135,14 @@ class Device:
     async def run(self):
         self.hal.led("off")
         self.hal.wdt_start(30000)
-        await self.wifi_up()
+        b = self.cfg["ble"]
+        radio = self.hal.ble_radio(b["name"] or self.id) if b["enabled"] else None
+        if radio is not None:
+            self.improv = improv.ImprovServer(None, self._improv_connect)
+            self.ble = ble.BleLink(radio, self._on_ble, self.improv)
         await asyncio.gather(
-            self.client.run(),
+            self._guard("net", self.net_loop),
+            self._guard("ble", self.ble_loop),
             self._guard("ptt", self.ptt_loop),
             self._guard("cmd", self.cmd_loop),
             self._guard("tel", self.tel_loop),
@@ -127,21 +150,59 @@ class Device:
         )
 
     async def _guard(self, name, loop):
-        # a crashed concern is logged and restarted; the rest of the device keeps running
+        # a crashed concern is logged and restarted; the rest of the device keeps running.
+        # A loop that returns (BLE disabled) is done.
         while True:
             try:
                 await loop()
+                return
             except Exception as e:
                 log.error(_TAG, "%s task failed: %r" % (name, e))
                 self.hal.led("error")
                 await asyncio.sleep_ms(1000)
 
+    async def net_loop(self):
+        await self.wifi_up()
+        await self.client.run()
+
+    async def ble_loop(self):
+        while self.ble is not None:
+            await self.ble.service_rpc()
+            await asyncio.sleep_ms(100)
+
+    async def _improv_connect(self, ssid, password):
+        # Improv Wi-Fi: join, and keep the credentials only when the join worked
+        if not await self.hal.wifi_connect(ssid, password, self.cfg["timeouts"]["wifi_ms"]):
+            return None
+        new, _k, _r = config.apply_changes(self.cfg, {"wifi.ssid": ssid, "wifi.password": password})
+        config.save(new)
+        self.cfg = new
+        return ""
+
     async def wifi_up(self):
-        w = self.cfg["wifi"]
+        # one joiner at a time (boot and the Wi-Fi watch both ask); capped exponential backoff
+        if self.joining:
+            return
+        self.joining = True
+        try:
+            await self._join()
+        finally:
+            self.joining = False
+
+    async def _join(self):
+        while not self.cfg["wifi"]["ssid"]:  # unprovisioned: Improv over BLE fills it in
+            log.info(_TAG, "no Wi-Fi configured: waiting for Improv provisioning over BLE")
+            self.hal.wdt_feed()
+            await asyncio.sleep_ms(2000)
+        if self.hal.wifi_connected():
+            return
         attempt = 0
-        while not await self.hal.wifi_connect(
-            w["ssid"], w["password"], self.cfg["timeouts"]["wifi_ms"]
-        ):
+        while True:
+            w = self.cfg["wifi"]
+            if await self.hal.wifi_connect(
+                w["ssid"], w["password"], self.cfg["timeouts"]["wifi_ms"]
+            ):
+                return
             delay = min(30000, 500 << min(attempt, 6))
             attempt += 1
             log.warn(_TAG, "wifi join failed, retry in %d ms" % delay)
@@ -167,10 +228,9 @@ class Device:
             await asyncio.sleep_ms(1000)
 
     async def tel_loop(self):
-        topic = proto.device_topic(self.id, "telemetry")
         while True:
-            if self.client.connected:
-                self.client.publish(topic, proto.encode_json("telemetry", self.telemetry()))
+            if self.client.connected or (self.ble is not None and self.ble.conns):
+                self.send("telemetry", proto.encode_json("telemetry", self.telemetry()))
             await asyncio.sleep_ms(self.cfg["telemetry_s"] * 1000)
 
     async def cmd_loop(self):

@@ -169,9 +169,10 @@ def adpcm_fast_matches_codec():
     assert adpcm_fast.peak_le16(pcm, 0, 640) == max(abs(s) for s in samples)
 
 
-passed = 0
-for fn in CASES:
-    fn()
-    passed += 1
-    print("ok", fn.__name__)
-print("PASSED", passed)
+if __name__ == "__main__":
+    passed = 0
+    for fn in CASES:
+        fn()
+        passed += 1
+        print("ok", fn.__name__)
+    print("PASSED", passed)
