@@ -80,7 +80,7 @@ async def test_silent_device_offline_within_one_and_a_half_keepalive(
             os.kill(proc.pid, signal.SIGSTOP)
             stopped_at = time.time()
             took = await wait_until(
-                lambda: not hub.registry.get("frozen-1").online, timeout=1.5 * keepalive + 8
+                lambda: not hub.registry.get("frozen-1").online, timeout=1.5 * keepalive + 10
             )
             last_seen = hub.registry.get("frozen-1").last_seen
             offline_after_last_packet = stopped_at + took - last_seen
@@ -89,9 +89,10 @@ async def test_silent_device_offline_within_one_and_a_half_keepalive(
                 f"{offline_after_last_packet:.2f} s after its last message"
             )
             # Mosquitto 2.0 fires the Will once 1.5 x keepalive passed since the last packet,
-            # but sweeps keepalives only every ~6 s (keepalive.c: `last_keepalive_check + 5 <
-            # now`, whole seconds): that sweep is the stated tolerance, measured 3.8-9.8 s here
-            assert offline_after_last_packet <= 1.5 * keepalive + 6.0
+            # but sweeps keepalives only every 6 s (keepalive.c: `last_keepalive_check + 5 <
+            # now`, whole seconds): one sweep period + 1 s of rounding is the stated tolerance
+            # (measured 3.8-9.8 s for keepalive 2-6 s)
+            assert offline_after_last_packet <= 1.5 * keepalive + 7.0
             assert took >= 1.0  # it really went the keepalive way, not a socket error
     finally:
         os.kill(proc.pid, signal.SIGKILL)
