@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         asyncio.run(serve_until_signal(Hub(settings)))
         return 0
-    except (CredentialError, BrokerError, ValidationError) as exc:
+    except (CredentialError, BrokerError, ValidationError, OSError) as exc:
         print(f"arma-hub: {exc}", file=sys.stderr)
         return 2
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -111,6 +112,7 @@ class Registry:
         self.generation = 0
         self.flushes = 0
         self._next_doc_id = 0
+        self._write_lock = threading.Lock()
 
     # -- opening and flushing (blocking: call from a thread or before the loop runs) -------------
     def open(self) -> None:
@@ -148,6 +150,13 @@ class Registry:
         return {doc.doc_id: DeviceRecord.from_json(dict(doc)) for doc in db.table(DEVICES).all()}
 
     def _write(
+        self, dirty: list[tuple[int, DeviceRecord]], removed: list[int], generation: int
+    ) -> None:
+        # a flush cancelled on the loop side keeps running in its thread; close() must wait
+        with self._write_lock:
+            self._write_locked(dirty, removed, generation)
+
+    def _write_locked(
         self, dirty: list[tuple[int, DeviceRecord]], removed: list[int], generation: int
     ) -> None:
         db = self._db
@@ -203,8 +212,9 @@ class Registry:
     def close(self) -> None:
         if self._db is not None:
             self.flush_now()
-            self._db.close()
-            self._db = None
+            with self._write_lock:
+                self._db.close()
+                self._db = None
 
     # -- provisioning -------------------------------------------------------------------------
     def set_known(self, device_ids: Iterable[str]) -> None:

@@ -134,15 +134,25 @@ class Hub:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.to_thread(self.registry.open)
-        await self._refresh_known(force=True)
         sock = socket.socket(socket.AF_INET6 if ":" in self.settings.http_host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.settings.http_host, self.settings.http_port))
+        try:
+            sock.bind((self.settings.http_host, self.settings.http_port))
+        except OSError:
+            sock.close()
+            raise
         self.http_port = sock.getsockname()[1]
         server = _QuietServer(
-            uvicorn.Config(create_app(self), log_level="warning", lifespan="off", access_log=False)
+            uvicorn.Config(
+                create_app(self),
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                timeout_graceful_shutdown=5,
+            )
         )
+        await asyncio.to_thread(self.registry.open)
+        await self._refresh_known(force=True)
         try:
             async with contextlib.AsyncExitStack() as links, asyncio.TaskGroup() as tg:
                 for link in self.links:
