@@ -72,11 +72,12 @@ class Builtin:
         out: list[tuple[int, int, str]] = []
         trans, finals = self.grammar.trans, self.grammar.finals
         for i in range(len(words)):
-            s: int | None = self.grammar.start
+            s = self.grammar.start
             for j in range(i, len(words)):
-                s = trans[s].get(words[j])
-                if s is None:
+                nxt = trans[s].get(words[j])
+                if nxt is None:
                     break
+                s = nxt
                 if s in finals:
                     value = self.parse(words[i : j + 1], ctx)
                     if value is not None:

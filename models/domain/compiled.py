@@ -83,20 +83,20 @@ class CompiledDomain:
         prob *= 0.5 + 0.5 * coverage
         if prob < MIN_CONFIDENCE:
             return Understanding(None, confidence=round(prob, 4))
-        intent = self.domain.intent(label.split("#")[0])
-        sources = self._slot_sources(intent)
+        spec = self.domain.intent(label.split("#")[0])
+        sources = self._slot_sources(spec)
         slots = extract(words, sources, ctx)
         if len(slots) < len(sources) and snapped != words:
             fixed = extract(snapped, sources, ctx)
             slots = fixed if len(fixed) > len(slots) else slots
-        if sources and not slots and self._always_has_slot(intent.name):
+        if sources and not slots and self._always_has_slot(spec.name):
             # every sentence of this intent names something ("X ne kadar"): with nothing
             # found, the words that matched were probably about something else
             prob *= 0.75
             if prob < MIN_CONFIDENCE:
                 return Understanding(None, confidence=round(prob, 4))
-        slots = {**intent.fixed_slots, **slots}
-        return self._result(intent.name, slots, prob, in_grammar=False)
+        slots = {**spec.fixed_slots, **slots}
+        return self._result(spec.name, slots, prob, in_grammar=False)
 
     def _snap(self, words: list[str]) -> tuple[list[str], float]:
         """Words moved onto the closest domain word when very close (ratio >= 80: "thre" ->

@@ -66,7 +66,7 @@ def _compile_list(spec: ListSpec, expander: Expander, language: str) -> Compiled
                 lookup[words][0],
             )
         lookup.setdefault(words, (value, display))
-    if not lookup:
+    if not lookup and spec.catalog is None:
         raise DomainSchemaError(f"lists.{spec.name}: no speakable values")
     return CompiledList(spec, dfa_from_phrases(lookup), lookup, variants)
 
@@ -91,7 +91,15 @@ def compile_domain(domain: Domain, *, train_intent_model: bool = True, seed: int
                 for words in expander.expand(template, where):
                     if not words:
                         raise DomainTemplateError(f"{where}: template can be empty")
-                    seqs.add(words)
+                    if not any(
+                        (ph := split_placeholder(w))
+                        and not lists[ph[0]].lookup
+                        and lists[ph[0]].builtin is None
+                        for w in words
+                    ):
+                        seqs.add(words)
+            if not seqs:
+                continue  # every sentence names an empty catalog list
             expansions[key] = sorted(seqs)
             symbol_seqs.extend((INTENT_MARK + key, *s) for s in seqs)
     _check_slots(domain, expansions)
@@ -116,7 +124,11 @@ def compile_domain(domain: Domain, *, train_intent_model: bool = True, seed: int
 
 
 def _check_slots(domain: Domain, expansions: dict[str, list[tuple[str, ...]]]) -> None:
+    spoken = {key.split("#")[0] for key in expansions}
     for intent in domain.intents:
+        if intent.name not in spoken:
+            log.warning("intent %s has no sentence left (empty catalog list)", intent.name)
+            continue
         slots = set(intent.fixed_slots)
         for key, seqs in expansions.items():
             if key.split("#")[0] == intent.name:

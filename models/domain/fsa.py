@@ -73,11 +73,12 @@ class Dfa:
         return sum(len(t) for t in self.trans)
 
     def accepts(self, words: Iterable[str]) -> bool:
-        s: int | None = self.start
+        s = self.start
         for w in words:
-            s = self.trans[s].get(w)
-            if s is None:
+            nxt = self.trans[s].get(w)
+            if nxt is None:
                 return False
+            s = nxt
         return s in self.finals
 
     def arcs(self) -> Iterable[tuple[int, str, int]]:

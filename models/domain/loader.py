@@ -232,8 +232,11 @@ def _parse_list(source: str, name: str, spec: Any, catalog: Catalog | None) -> L
         if not isinstance(raw, list) or not raw:
             raise _fail(source, f"{where}.values", "must be a non-empty list")
         entries = [_catalog_value(source, f"{where}.values[{i}]", e) for i, e in enumerate(raw)]
-    if not entries:
+    if not entries and key is None:
         raise CatalogError(f"{source}: list {name!r} has no values")
+    if not entries:
+        # a tenant without products: sentences naming one are dropped at compile time
+        log.warning("%s: catalog %r is empty; sentences using {%s} are left out", source, key, name)
     return ListSpec(name, "values", values=tuple(entries), catalog=key)
 
 

@@ -93,7 +93,7 @@ def export_int8(w: np.ndarray, b: np.ndarray, labels: list[str]) -> bytes:
         model, {"labels": json.dumps(labels, ensure_ascii=False), "feature_dim": str(DIM)}
     )
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return bytes(model.SerializeToString())
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from models.domain.builtins import ParseContext
+from models.domain.builtins import Builtin, ParseContext
 
 FUZZY_CUTOFF = 80.0
 # most specific first: a number inside a measure must not become the quantity
@@ -35,7 +35,7 @@ class SlotSource:
     """What extraction needs to know about one slot of an intent."""
 
     slot: str
-    builtin: object | None  # models.domain.builtins.Builtin
+    builtin: Builtin | None
     lookup: Mapping[tuple[str, ...], tuple[str, str]]
     choices: tuple[str, ...] = ()
     choice_values: tuple[tuple[str, str], ...] = ()
@@ -47,13 +47,13 @@ class SlotSource:
 def extract(words: list[str], sources: list[SlotSource], ctx: ParseContext) -> dict[str, str]:
     used = [False] * len(words)
     slots: dict[str, str] = {}
-    groups: dict[str, list[SlotSource]] = {}
+    groups: dict[str, tuple[Builtin, list[SlotSource]]] = {}
     for src in sources:
         if src.builtin is not None:
-            groups.setdefault(src.builtin.name, []).append(src)  # type: ignore[attr-defined]
+            groups.setdefault(src.builtin.name, (src.builtin, []))[1].append(src)
     for kind in sorted(groups, key=_PRIORITY.index):
-        group = groups[kind]
-        spans = group[0].builtin.find_spans(words, ctx)  # type: ignore[attr-defined]
+        builtin, group = groups[kind]
+        spans = builtin.find_spans(words, ctx)
         chosen: list[tuple[int, int, str]] = []
         for sp in sorted(spans, key=lambda sp: (sp[0] - sp[1], sp[0])):  # longest first
             if len(chosen) < len(group) and not any(used[sp[0] : sp[1]]):

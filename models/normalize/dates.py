@@ -147,13 +147,18 @@ def _tr_phrases() -> list[tuple[tuple[str, ...], DateMeaning]]:
     ):
         out.append((tuple(words.split()), DateMeaning("rel", n)))
     for wd, (name, dat) in enumerate(zip(TR_WEEKDAYS, TR_WEEKDAYS_DAT, strict=True)):
-        forms = [(name,), (name, "günü"), (dat,)]
+        forms: list[tuple[str, ...]] = [(name,), (name, "günü"), (dat,)]
         for form in forms:
             out.append((form, DateMeaning("upcoming", wd)))
-            for pre in (("önümüzdeki",), ("gelecek",)):
-                out.append(((*pre, *form), DateMeaning("upcoming", wd)))
+            for word in ("önümüzdeki", "gelecek"):
+                out.append(((word, *form), DateMeaning("upcoming", wd)))
             out.append((("bu", *form), DateMeaning("this", wd)))
-            for pre in (("haftaya",), ("gelecek", "hafta"), ("önümüzdeki", "hafta")):
+            next_week: list[tuple[str, ...]] = [
+                ("haftaya",),
+                ("gelecek", "hafta"),
+                ("önümüzdeki", "hafta"),
+            ]
+            for pre in next_week:
                 out.append(((*pre, *form), DateMeaning("next_week", wd)))
     for day in range(1, 32):
         dw = number_words(day, "tr")

@@ -98,7 +98,7 @@ EN_CONTAINERS = (
     "unit",
 )
 # English quantity words; Turkish dozens are counted with "düzine"
-EN_QUANTITY_WORDS = {
+EN_QUANTITY_WORDS: dict[tuple[str, ...], int] = {
     ("a", "dozen"): 12,
     ("half", "a", "dozen"): 6,
     ("a", "couple", "of"): 2,
@@ -107,7 +107,11 @@ EN_QUANTITY_WORDS = {
     ("a",): 1,
     ("an",): 1,
 }
-TR_QUANTITY_WORDS = {("bir", "düzine"): 12, ("yarım", "düzine"): 6, ("bir", "çift"): 2}
+TR_QUANTITY_WORDS: dict[tuple[str, ...], int] = {
+    ("bir", "düzine"): 12,
+    ("yarım", "düzine"): 6,
+    ("bir", "çift"): 2,
+}
 TR_LETTERS = {
     "a": "A",
     "be": "B",

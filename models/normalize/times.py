@@ -98,15 +98,15 @@ def _tr_phrases() -> list[Phrase]:
                 out.extend(((*p, *words), meaning) for p in prefixes)
     for h in [0, *range(13, 24)]:
         out.extend(_tr_hour_forms(h, "h24"))
-    for words, part in (
+    for spoken, part in (
         ("sabah", "morning"),
         ("öğleden sonra", "afternoon"),
         ("akşam", "evening"),
         ("akşamüstü", "evening"),
     ):
-        out.append((tuple(words.split()), TimeMeaning(part=part)))
-    for words in ("öğlen", "öğleyin", "öğlende", "öğle vakti", "öğle saatinde"):
-        out.append((tuple(words.split()), TimeMeaning(12, 0, "h24")))
+        out.append((tuple(spoken.split()), TimeMeaning(part=part)))
+    for spoken in ("öğlen", "öğleyin", "öğlende", "öğle vakti", "öğle saatinde"):
+        out.append((tuple(spoken.split()), TimeMeaning(12, 0, "h24")))
     return out
 
 
@@ -144,14 +144,14 @@ def _en_phrases() -> list[Phrase]:
         for m in range(1, 60):
             mw = tuple(number_words(m, "en"))
             out.append(((*hw, *(("oh", *mw) if m < 10 else mw)), TimeMeaning(h, m, "h24")))
-    for words, part in (
+    for spoken, part in (
         ("in the morning", "morning"),
         ("in the afternoon", "afternoon"),
         ("in the evening", "evening"),
     ):
-        out.append((tuple(words.split()), TimeMeaning(part=part)))
-    for words in ("noon", "midday", "twelve noon"):
-        out.append((tuple(words.split()), TimeMeaning(12, 0, "h24")))
+        out.append((tuple(spoken.split()), TimeMeaning(part=part)))
+    for spoken in ("noon", "midday", "twelve noon"):
+        out.append((tuple(spoken.split()), TimeMeaning(12, 0, "h24")))
     out.append((("midnight",), TimeMeaning(0, 0, "h24")))
     return out
 

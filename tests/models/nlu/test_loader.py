@@ -162,3 +162,19 @@ def test_catalog_replaces_bound_list_and_ids_become_slot_values() -> None:
 def test_bad_catalog_entry() -> None:
     with pytest.raises(CatalogError, match="catalog"):
         load_domain(DOMAINS_DIR / "shop_tr.yaml", catalog={"products": [{"id": "x"}]})
+
+
+def test_empty_catalog_leaves_out_the_sentences_that_need_it() -> None:
+    # a salon tenant has no products: the shop domain still compiles, without ordering
+    c = compile_domain(load_domain(DOMAINS_DIR / "shop_tr.yaml", catalog={"products": []}))
+    assert c.understand("siparişimi iptal et", NOW).intent == "CancelOrder"
+    assert not c.word_graph.accepts(["iki", "tane", "şampuan", "istiyorum"])
+    assert {s.intent for s in c.sample_sentences(50, 1, NOW)} <= {
+        "CancelOrder",
+        "Yes",
+        "No",
+        "Cancel",
+        "Help",
+        "Repeat",
+    }
+    assert c.understand("iki tane şampuan istiyorum", NOW).slots.get("product") is None
