@@ -54,6 +54,7 @@ class Result:
     slots: dict[str, str]
     confidence: float
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
+    margin: float = float("-inf")  # nats/token the constrained path trails the free reading
 
     @property
     def recognised(self) -> bool:
@@ -123,17 +124,20 @@ class Engine:
 
     def _understand(self, transcript: Transcript, now: datetime | None, t0: float) -> Result:
         timings = dict(transcript.timings_ms)
+        margin = transcript.margin
         if not transcript.recognised:
             timings["total"] = (time.perf_counter() - t0) * 1000
-            return Result("", None, {}, transcript.confidence, timings)
+            return Result("", None, {}, transcript.confidence, timings, margin)
         t1 = time.perf_counter()
         meaning = self.domain.understand(transcript.text, now or self.clock())
         timings["understand"] = (time.perf_counter() - t1) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         if meaning.intent is None:
-            return Result(transcript.text, None, {}, 0.0, timings)
+            return Result(transcript.text, None, {}, 0.0, timings, margin)
         confidence = min(transcript.confidence, float(meaning.confidence))
-        return Result(transcript.text, meaning.intent, dict(meaning.slots), confidence, timings)
+        return Result(
+            transcript.text, meaning.intent, dict(meaning.slots), confidence, timings, margin
+        )
 
 
 class Session:
@@ -195,5 +199,7 @@ class Session:
         timings["after_endpoint"] = (time.perf_counter() - t0) * 1000
         timings["speculative_reused"] = 1.0 if reused else 0.0
         timings["audio"] = audio.size / 16.0
-        final = Result(result.text, result.intent, result.slots, result.confidence, timings)
+        final = Result(
+            result.text, result.intent, result.slots, result.confidence, timings, result.margin
+        )
         return EndpointEvent(kind, final, reason)

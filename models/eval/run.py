@@ -1,0 +1,291 @@
+"""``arma-models eval``: command accuracy, WER, latency, RTF, memory and size on synthetic
+voices at several SNRs, with pocketsphinx as a peer on the English domains, and a PNG plot.
+
+Every utterance is a sentence from a domain's ``sample_sentences`` (expected intent and
+normalised slots given the fixed reference time), spoken by a voice of
+:mod:`models.eval.synth`, padded with 0.3 s of silence, mixed with babble + pink noise at each
+SNR, and recognised through :meth:`models.engine.Engine.recognize` on one thread. A command
+counts only when the intent and every slot are right. Out-of-domain sentences measure false
+accepts; their margins and the in-domain ones calibrate the rejection threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.eval.noise import babble, mix_at_snr, pink_noise
+from models.eval.report import plot_accuracy, render_table, summarise
+from models.eval.synth import VOICES, synthesize
+
+log = logging.getLogger(__name__)
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Istanbul
+SNRS: tuple[float | None, ...] = (None, 24.0, 18.0, 12.0, 9.0, 6.0)  # None = clean
+QUICK_SNRS: tuple[float | None, ...] = (None, 9.0)
+DOMAINS = ("salon", "shop", "calibration")
+OUT_OF_DOMAIN = {
+    "tr": (
+        "bugün hava çok güzel parka gidelim mi",
+        "annem yarın akşam bize yemeğe gelecek",
+        "bu kitabı okudun mu",
+        "otobüs durağı nerede acaba",
+        "televizyonun sesini biraz açar mısın",
+        "geçen yaz tatilde denize girdik",
+    ),
+    "en": (
+        "what is the weather like in london today",
+        "my brother plays football every sunday morning",
+        "please turn off the kitchen lights",
+        "where is the nearest bus stop",
+        "i think the movie was too long",
+        "can you tell me a joke about cats",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Utterance:
+    domain: str
+    language: str
+    text: str
+    intent: str | None  # None = out of domain
+    slots: dict[str, str]
+    voice: str
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outcome:
+    system: str
+    domain: str
+    language: str
+    snr: str
+    voice: str
+    reference: str
+    hypothesis: str
+    expected_intent: str | None
+    intent: str | None
+    slots_ok: bool
+    correct: bool
+    margin: float
+    elapsed_ms: float
+    audio_s: float
+
+
+def _pad(audio: np.ndarray, seconds: float = 0.3) -> np.ndarray:
+    gap = np.zeros(int(seconds * 16000), np.float32)
+    return np.concatenate([gap, audio, gap])
+
+
+def build_set(domains: list[str], n: int, seed: int) -> tuple[list[Utterance], dict[str, Any]]:
+    from models.domain import compile_domain, load_domain
+    from models.domain.loader import DOMAINS_DIR
+
+    utterances: list[Utterance] = []
+    compiled: dict[str, Any] = {}
+    for name in domains:
+        domain = compile_domain(load_domain(DOMAINS_DIR / f"{name}.yaml"))
+        compiled[name] = domain
+        voices = VOICES[domain.language]
+        for i, sample in enumerate(domain.sample_sentences(n, seed, NOW)):
+            voice = voices[(i + seed) % len(voices)]
+            audio = _pad(synthesize(sample.text, voice))
+            utterances.append(
+                Utterance(
+                    name,
+                    domain.language,
+                    sample.text,
+                    sample.intent,
+                    dict(sample.slots),
+                    voice.label,
+                    audio,
+                )
+            )
+        for j, text in enumerate(OUT_OF_DOMAIN[domain.language][: max(2, n // 4)]):
+            voice = voices[(j + 1) % len(voices)]
+            utterances.append(
+                Utterance(
+                    name,
+                    domain.language,
+                    text,
+                    None,
+                    {},
+                    voice.label,
+                    _pad(synthesize(text, voice)),
+                )
+            )
+    return utterances, compiled
+
+
+def _noise_bank(
+    utterances: list[Utterance], rng: np.random.Generator
+) -> dict[str, list[np.ndarray]]:
+    """Babble talkers per language, taken from utterances of the other domains' voices."""
+    bank: dict[str, list[np.ndarray]] = {}
+    for lang in {u.language for u in utterances}:
+        pool = [u.audio for u in utterances if u.language == lang]
+        picks = rng.choice(len(pool), size=min(6, len(pool)), replace=False)
+        bank[lang] = [pool[int(i)] for i in picks]
+    return bank
+
+
+def _noisy(
+    u: Utterance, snr: float | None, bank: dict[str, list[np.ndarray]], rng: np.random.Generator
+) -> np.ndarray:
+    if snr is None:
+        return u.audio
+    talkers = [t for t in bank[u.language] if t is not u.audio][:4]
+    noise = babble(talkers, u.audio.size, rng) + 0.7 * pink_noise(u.audio.size, rng)
+    return mix_at_snr(u.audio, noise, snr)
+
+
+def evaluate(
+    utterances: list[Utterance],
+    compiled: dict[str, Any],
+    *,
+    snrs: tuple[float | None, ...],
+    peer: bool,
+    peer_budget_s: float,
+    seed: int,
+) -> list[Outcome]:
+    from models.asr.recognizer import Recognizer
+    from models.engine import Engine
+    from models.eval.peer import PocketsphinxPeer
+
+    recognizer = Recognizer(threads=1)
+    engines = {n: Engine(c, recognizer=recognizer, clock=lambda: NOW) for n, c in compiled.items()}
+    peers = {
+        n: PocketsphinxPeer(c.word_graph, peer_budget_s)
+        for n, c in compiled.items()
+        if peer and c.language == "en"
+    }
+    rng = np.random.default_rng(seed)
+    bank = _noise_bank(utterances, rng)
+    outcomes: list[Outcome] = []
+    for snr in snrs:
+        label = "clean" if snr is None else f"{snr:g} dB"
+        for u in utterances:
+            audio = _noisy(u, snr, bank, rng)
+            t0 = time.perf_counter()
+            result = engines[u.domain].recognize(audio)
+            elapsed = (time.perf_counter() - t0) * 1000
+            outcomes.append(
+                _score(
+                    "arma",
+                    u,
+                    snr=label,
+                    text=result.text,
+                    intent=result.intent,
+                    slots=result.slots,
+                    margin=result.margin,
+                    elapsed=elapsed,
+                )
+            )
+            if u.domain in peers:
+                heard = peers[u.domain].recognize(audio)
+                meaning = compiled[u.domain].understand(heard.text, NOW) if heard.text else None
+                outcomes.append(
+                    _score(
+                        "pocketsphinx",
+                        u,
+                        snr=label,
+                        text=heard.text or "",
+                        intent=meaning.intent if meaning else None,
+                        slots=dict(meaning.slots) if meaning else {},
+                        margin=float("nan"),
+                        elapsed=heard.elapsed_ms,
+                    )
+                )
+        log.info("done %s", label)
+    for p in peers.values():
+        p.close()
+    return outcomes
+
+
+def _score(
+    system: str,
+    u: Utterance,
+    *,
+    snr: str,
+    text: str,
+    intent: str | None,
+    slots: dict[str, str],
+    margin: float,
+    elapsed: float,
+) -> Outcome:
+    slots_ok = slots == u.slots
+    correct = intent == u.intent and (u.intent is None or slots_ok)
+    return Outcome(
+        system,
+        u.domain,
+        u.language,
+        snr,
+        u.voice,
+        u.text,
+        text,
+        u.intent,
+        intent,
+        slots_ok,
+        correct,
+        margin,
+        elapsed,
+        u.audio.size / 16000,
+    )
+
+
+def model_size_bytes() -> int:
+    from models.asr.build import ensure_built
+
+    built = ensure_built()
+    return sum(meta["bytes"] for meta in built.info["artifacts"].values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="arma-models eval")
+    parser.add_argument("--quick", action="store_true", help="4 sentences a domain, clean + 9 dB")
+    parser.add_argument("--n", type=int, help="sentences per domain (default 20, quick 4)")
+    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--peer-budget", type=float, default=4.0, help="seconds per utterance")
+    parser.add_argument("--domains", default=",".join(DOMAINS), help="comma list (no language)")
+    parser.add_argument("--languages", default="tr,en")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", type=Path, default=Path("eval-out"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    n = args.n or (4 if args.quick else 20)
+    snrs = QUICK_SNRS if args.quick else SNRS
+    names = [f"{d}_{lang}" for d in args.domains.split(",") for lang in args.languages.split(",")]
+    t0 = time.perf_counter()
+    utterances, compiled = build_set(names, n, args.seed)
+    log.info("synthesised %d utterances in %.0f s", len(utterances), time.perf_counter() - t0)
+    outcomes = evaluate(
+        utterances,
+        compiled,
+        snrs=snrs,
+        peer=not args.no_peer,
+        peer_budget_s=args.peer_budget,
+        seed=args.seed,
+    )
+    summary = summarise(outcomes)
+    summary["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    summary["model_bytes"] = model_size_bytes()
+    summary["command"] = "arma-models eval " + " ".join(argv or [])
+    summary["utterances"] = len(utterances)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "outcomes.jsonl").write_text(
+        "".join(json.dumps(asdict(o), ensure_ascii=False) + "\n" for o in outcomes)
+    )
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    plot_accuracy(summary, args.out / "accuracy_vs_snr.png")
+    print(render_table(summary))
+    return 0
