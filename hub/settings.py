@@ -13,7 +13,7 @@ from hub import wire
 class HubSettings(BaseSettings):
     """Everything the hub process needs; immutable once built."""
 
-    model_config = SettingsConfigDict(env_prefix="ARMA_HUB_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="ARMA_HUB_", frozen=True, extra="ignore")
 
     hub_id: str = "hub-1"
     data_dir: Path = Path(".arma-data")
