@@ -38,6 +38,11 @@ def _serve(args: argparse.Namespace) -> None:
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 
+def _migrate(args: argparse.Namespace) -> None:
+    migrate(args.database_url)
+    sys.stdout.write("migrated\n")
+
+
 def _tenant_create(args: argparse.Namespace) -> None:
     spec = TenantCreate(name=args.name, currency=args.currency, timezone=args.timezone)
     migrate(args.database_url)
@@ -98,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="create or upgrade the schema")
     mig.add_argument("--database-url", default=argparse.SUPPRESS)
-    mig.set_defaults(func=lambda a: (migrate(a.database_url), sys.stdout.write("migrated\n")))
+    mig.set_defaults(func=_migrate)
 
     tenants = sub.add_parser("tenants").add_subparsers(dest="action", required=True)
     tc = tenants.add_parser("create", help="new tenant and its first admin API key")

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -100,7 +101,7 @@ def build_report(session: Session, tenant_id: uuid.UUID, start: date, end: date)
     by_day: Counter[str] = Counter()
     confidences: dict[str, list[float]] = defaultdict(list)
     rejected: Counter[str] = Counter()
-    health: dict[str, list[dict[str, object]]] = defaultdict(list)
+    health: dict[str, list[dict[str, Any]]] = defaultdict(list)
     dictated: list[DictatedReport] = []
     for etype, device_id, ts, data, outcome, ref in events:
         if etype == "interaction.completed":
@@ -179,17 +180,9 @@ def build_report(session: Session, tenant_id: uuid.UUID, start: date, end: date)
     )
 
 
-def _health(device_id: str, samples: list[dict[str, object]]) -> DeviceHealth:
-    batteries = [
-        int(s["battery_pct"])
-        for s in samples  # type: ignore[call-overload]
-        if s.get("battery_pct") is not None
-    ]
-    uptimes = [
-        int(s["uptime_s"])
-        for s in samples  # type: ignore[call-overload]
-        if s.get("uptime_s") is not None
-    ]
+def _health(device_id: str, samples: list[dict[str, Any]]) -> DeviceHealth:
+    batteries = [int(s["battery_pct"]) for s in samples if s.get("battery_pct") is not None]
+    uptimes = [int(s["uptime_s"]) for s in samples if s.get("uptime_s") is not None]
     return DeviceHealth(
         device_id=device_id,
         samples=len(samples),
@@ -276,7 +269,7 @@ def render_pdf(report: ActivityReport) -> bytes:
     font, bold = _fonts()
     styles = getSampleStyleSheet()
     for style in styles.byName.values():
-        style.fontName = bold if style.name.startswith(("Heading", "Title")) else font  # type: ignore[attr-defined]
+        style.fontName = bold if style.name.startswith(("Heading", "Title")) else font
     money = f"{{:,.2f}} {report.currency}"
 
     def table(rows: list[list[object]], widths: list[float]) -> Table:
@@ -337,7 +330,7 @@ def render_pdf(report: ActivityReport) -> bytes:
     drawing.add(chart)
     drawing.add(String(1.2 * cm, 0.2 * cm, "date (MM-DD)", fontName=font, fontSize=7))
     story.append(drawing)
-    sections: list[tuple[str, list[list[object]], list[float]]] = [
+    sections: list[tuple[str, list[list[Any]], list[float]]] = [
         (
             "By intent",
             [["Intent", "Count", "Mean confidence"]]
@@ -400,7 +393,7 @@ def render_pdf(report: ActivityReport) -> bytes:
         leftMargin=2 * cm,
         rightMargin=2 * cm,
     )
-    doc.build(story)  # type: ignore[arg-type]
+    doc.build(story)
     return buffer.getvalue()
 
 

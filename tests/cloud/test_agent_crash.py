@@ -29,6 +29,7 @@ from tests.cloud.conftest import start_cloud, stop_cloud
 from tests.cloud.factories import event, interaction, order_request, product, status
 
 ROOT = Path(__file__).resolve().parents[2]
+KILLS = 8
 
 
 class SlowAck:
@@ -93,20 +94,25 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
         stop = threading.Event()
         rng = random.Random(7)
 
+        producer_errors: list[BaseException] = []
+        prng = random.Random(11)
+
         def produce() -> None:
             seqs: dict[str, int] = {}
-            while not stop.is_set() and len(produced) < 2400:
-                chunk = []
-                for _ in range(40):
-                    device = f"arma-{rng.randint(1, 4)}"
-                    seqs[device] = seqs.get(device, 0) + 1
-                    payload = rng.choice([interaction(), status(), order_request(krem, 1)])
-                    chunk.append(event(tenant, hub, payload, device=device, seq=seqs[device]))
-                for e in chunk:
-                    producer_outbox.enqueue(e)  # durable one by one, as the hub does
-                produced.extend(chunk)
-                time.sleep(0.05)
-            producer_outbox.close()
+            try:
+                while not stop.is_set() and len(produced) < 2400:
+                    for _ in range(40):
+                        device = f"arma-{prng.randint(1, 4)}"
+                        seqs[device] = seqs.get(device, 0) + 1
+                        payload = prng.choice([interaction(), status(), order_request(krem, 1)])
+                        e = event(tenant, hub, payload, device=device, seq=seqs[device])
+                        producer_outbox.enqueue(e)  # durable one by one, as the hub does
+                        produced.append(e)
+                    time.sleep(0.05)
+            except BaseException as exc:  # surfaced by the assertion below
+                producer_errors.append(exc)
+            finally:
+                producer_outbox.close()
 
         producer = threading.Thread(target=produce)
         producer.start()
@@ -114,17 +120,19 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
         kills = 0
         checker = Outbox(outbox_path)
         try:
-            for _ in range(10):
+            for _ in range(KILLS):
                 proc = _agent(outbox_path, cloud.url, hub_token)
-                time.sleep(rng.uniform(1.0, 2.0))  # includes ~0.7 s interpreter start
+                time.sleep(rng.uniform(0.9, 1.6))  # includes ~0.7 s interpreter start
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
                 kills += 1
                 pending = {p.event_id for p in checker.peek(100_000)}
                 if pending & _cloud_ids(cloud.db):
                     window_hits += 1  # killed after the cloud stored, before the outbox forgot
+            stop.set()  # the producer ran during every kill; now let the backlog drain
             producer.join(timeout=60)
-            assert not producer.is_alive()
+            assert not producer_errors, producer_errors
+            assert not producer.is_alive() and len(produced) >= 400
             final = _agent(outbox_path, cloud.url, hub_token)
             deadline = time.monotonic() + 90
             while len(checker) and time.monotonic() < deadline:
@@ -134,8 +142,8 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
         finally:
             stop.set()
             producer.join(timeout=60)
-        assert len(checker) == 0, "backlog did not drain"
-        assert kills == 10 and window_hits >= 1, f"no kill hit the ack window ({window_hits})"
+        assert len(checker) == 0, f"backlog did not drain: {checker.stats()}"
+        assert kills == KILLS and window_hits >= 1, f"no kill hit the ack window ({window_hits})"
 
         expected = {str(e.id) for e in produced}
         with cloud.db.session() as s:
@@ -143,7 +151,11 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
             orders = s.execute(select(func.count()).select_from(Order)).scalar_one()
             order_events = set(s.execute(select(Order.event_id)).scalars())
             status_rows = s.execute(select(func.count()).select_from(DeviceStatusRow)).scalar_one()
-        assert len(stored) == len(expected) and {str(i) for i in stored} == expected
+        got = {str(i) for i in stored}
+        assert len(stored) == len(expected) and got == expected, (
+            f"stored {len(stored)}, produced {len(expected)}, missing {len(expected - got)}, "
+            f"unexpected {len(got - expected)}, kills in the window {window_hits}"
+        )
         n_orders = sum(e.type == "order.requested" for e in produced)
         assert orders == n_orders and len(order_events) == n_orders
         assert status_rows == sum(e.type == "device.status" for e in produced)
