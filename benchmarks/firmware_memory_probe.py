@@ -32,7 +32,7 @@ def per_frame(fn, n):
 
 
 async def main():
-    cfg = {"sim": {"mic_wav": WAV}, "audio": {"volume": 70}}
+    cfg = {"sim": {"mic_wav": WAV, "out_dir": WAV.rsplit("/", 1)[0]}, "audio": {"volume": 70}}
     hal = hal_sim.Hal(cfg)
     up = audio.Uplink("adpcm", 20)
     up.begin(proto.device_topic("arma-bench-1", "audio", 123456), 123456)
@@ -70,6 +70,19 @@ async def main():
 
     out["mic_read_bytes_per_frame"] = await measure(mic_only, FRAMES)
     out["full_path_bytes_per_frame"] = await measure(mic_encode_send, FRAMES)
+
+    # downlink: validate a received frame (proto.decode_frame) and play it (decode in place)
+    block = proto.adpcm_encode_block(bytes(640), proto.AdpcmState())
+    wire = proto.encode_frame(123456, 1, proto.CODEC_ADPCM, block, 0)
+    speaker = audio.Speaker()
+    hal.speaker_start(123456)
+
+    async def play(n):
+        for _ in range(n):
+            await speaker.play(hal, proto.decode_frame(wire))
+
+    out["play_bytes_per_frame"] = await measure(play, 10)  # GC is off while counting
+    hal.speaker_stop()
     hal.mic_stop()
     gc.collect()
     out["heap_modules_bytes"] = heap_modules

@@ -92,3 +92,47 @@ def peak_le16(buf, offset, n):
             top = v
         i += 2
     return top
+
+
+def decode_into(src, pos, end, out, state):
+    # Decodes ADPCM bytes src[pos:end] (low nibble first) into out as PCM16LE, as many as fit;
+    # state (proto.AdpcmState) carries predictor/index between calls. Returns the new pos;
+    # the PCM written is 4 bytes per source byte. Allocates nothing.
+    pred = state.predictor
+    index = state.index
+    o = 0
+    cap = len(out) - 3
+    while pos < end and o < cap:
+        byte = src[pos]
+        k = 0
+        while k < 2:
+            code = byte & 0x0F if k == 0 else byte >> 4
+            step = _STEPS[index]
+            diff = step >> 3
+            if code & 4:
+                diff += step
+            if code & 2:
+                diff += step >> 1
+            if code & 1:
+                diff += step >> 2
+            if code & 8:
+                pred -= diff
+                if pred < -32768:
+                    pred = -32768
+            else:
+                pred += diff
+                if pred > 32767:
+                    pred = 32767
+            index += _ADJ[code & 7]
+            if index < 0:
+                index = 0
+            elif index > 88:
+                index = 88
+            out[o] = pred & 0xFF
+            out[o + 1] = (pred >> 8) & 0xFF
+            o += 2
+            k += 1
+        pos += 1
+    state.predictor = pred
+    state.index = index
+    return pos

@@ -50,6 +50,7 @@ class Device:
         a = cfg["audio"]
         self.uplink = audio.Uplink(a["codec"], a["frame_ms"])
         self.play = audio.PlayQueue()
+        self.speaker = audio.Speaker()
         self.cmds = []
         self.cmd_event = asyncio.Event()
         self.state = "online"
@@ -341,7 +342,7 @@ class Device:
         frames = 0
         while frame is not None:
             if frame.payload:
-                await self.hal.speaker_write(frame.pcm16())
+                await self.speaker.play(self.hal, frame)
                 frames += 1
             if frame.end:
                 log.info(_TAG, "played %d frames of session %d" % (frames, session))

@@ -119,3 +119,35 @@ class PlayQueue:
             except asyncio.TimeoutError:
                 return None
         return self.items.pop(0)
+
+
+class Speaker:
+    # Plays reply frames through hal.speaker_write in chunks of one preallocated buffer: ADPCM is
+    # decoded in place (adpcm_fast.decode_into), PCM16 is copied so the HAL may scale the volume
+    # in place. No per-frame PCM allocation.
+    def __init__(self, chunk=1280):
+        self.buf = bytearray(chunk)
+        self.mv = memoryview(self.buf)
+        self.state = proto.AdpcmState()
+
+    async def play(self, hal, frame):
+        p = frame.payload
+        n = len(p)
+        if frame.codec == proto.CODEC_PCM16:
+            src = memoryview(p)
+            pos = 0
+            while pos < n:
+                k = min(len(self.buf), n - pos)
+                self.mv[:k] = src[pos : pos + k]
+                await hal.speaker_write(self.mv if k == len(self.buf) else self.mv[:k])
+                pos += k
+            return
+        pred = p[0] | (p[1] << 8)
+        self.state.predictor = pred - 0x10000 if pred >= 0x8000 else pred
+        self.state.index = p[2]
+        pos = proto.ADPCM_STATE_SIZE
+        while pos < n:
+            start = pos
+            pos = adpcm_fast.decode_into(p, pos, n, self.buf, self.state)
+            k = (pos - start) * 4
+            await hal.speaker_write(self.mv if k == len(self.buf) else self.mv[:k])

@@ -29,7 +29,7 @@ class Hal:
         pins = cfg["pins"]
         self._pins = pins
         self._wlan = network.WLAN(network.STA_IF)
-        self._button = machine.Pin(pins.get("button", 0), machine.Pin.IN, machine.Pin.PULL_UP)
+        self._button = machine.Pin(pins.get("button", 4), machine.Pin.IN, machine.Pin.PULL_UP)
         self._leds = neopixel.NeoPixel(machine.Pin(pins.get("led", 13)), pins.get("led_count", 12))
         self._adc = machine.ADC(machine.Pin(pins.get("battery_adc", 35)))
         self._adc.atten(machine.ADC.ATTN_11DB)
@@ -119,7 +119,8 @@ class Hal:
         return self._adc.read_uv() * _BATT_DIVIDER // 1000
 
     def charging(self):
-        return self._charge.value() == 1
+        # TP4056 CHRG is open-drain, low while charging (10k pull-up: GPIO34 has none inside)
+        return self._charge.value() == 0
 
     # -- system --------------------------------------------------------------------------
     def wdt_start(self, timeout_ms):

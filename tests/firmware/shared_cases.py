@@ -166,6 +166,17 @@ def adpcm_fast_matches_codec():
         assert n == len(ref) and bytes(out) == ref
         assert (st_a.predictor, st_a.index) == (st_b.predictor, st_b.index)
     assert adpcm_fast.peak(buf, 640) == max(abs(s) for s in samples)
+    # decoding in small chunks into a reused buffer equals the codec's one-shot decode
+    ref = proto.adpcm_encode_block(pcm[:640], proto.AdpcmState(1234, 20))
+    st = proto.AdpcmState(1234, 20)
+    small = bytearray(36)  # 9 source bytes per call
+    got = b""
+    pos = 4
+    while pos < len(ref):
+        start = pos
+        pos = adpcm_fast.decode_into(ref, pos, len(ref), small, st)
+        got += bytes(small[: (pos - start) * 4])
+    assert got == proto.adpcm_decode_block(ref)
     assert adpcm_fast.peak_le16(pcm, 0, 640) == max(abs(s) for s in samples)
 
 
