@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,9 +149,22 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def wait_port(host: str, port: int, timeout: float) -> None:
+def port_free_or_raise(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BrokerError(f"MQTT port {host}:{port} is taken: {exc.strerror}") from exc
+
+
+def wait_port(
+    host: str, port: int, timeout: float, alive: Callable[[], bool] = lambda: True
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
+        if not alive():
+            raise BrokerError("the broker process exited")
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
@@ -177,9 +191,10 @@ class BrokerProcess:
         stale = broker_pid(self.paths)
         if stale is not None:
             raise BrokerError(f"a broker for this data dir already runs (pid {stale})")
+        port_free_or_raise(self.bind, self.port)
         write_config(self.data_dir, self.port, self.bind)
         with open(self.paths.root / "mosquitto.stderr", "ab") as err:
-            self.proc = subprocess.Popen(
+            self.proc = proc = subprocess.Popen(
                 [binary, "-c", str(self.paths.conf)],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -188,13 +203,13 @@ class BrokerProcess:
                 start_new_session=True,
             )
         try:
-            wait_port(self.bind, self.port, timeout)
+            wait_port(self.bind, self.port, timeout, alive=lambda: proc.poll() is None)
         except BrokerError:
             self.stop()
             raise BrokerError(
                 f"mosquitto did not start; see {self.paths.log} and mosquitto.stderr"
             ) from None
-        log.info("mosquitto pid %d on %s:%d", self.proc.pid, self.bind, self.port)
+        log.info("mosquitto pid %d on %s:%d", proc.pid, self.bind, self.port)
         return self
 
     def reload(self) -> None:

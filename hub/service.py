@@ -292,6 +292,10 @@ async def serve_until_signal(hub: Hub, on_started: Callable[[Hub], None] | None 
             await asyncio.wait((runner, started), return_when=asyncio.FIRST_COMPLETED)
             if started.done() and on_started is not None:
                 on_started(hub)
+    except ExceptionGroup as group:
+        if len(group.exceptions) == 1:  # one failure (port taken, ...): report it plainly
+            raise group.exceptions[0] from None
+        raise
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -137,3 +137,37 @@ def test_children_die_with_a_killed_launcher(tmp_path: Path) -> None:
     finally:
         for pid in _children_of(data_dir):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("taken", ["mqtt", "http"])
+def test_taken_port_is_a_clear_error_and_leaves_nothing(tmp_path: Path, taken: str) -> None:
+    import socket
+
+    data_dir = tmp_path / "data"
+    mqtt_port, http_port = free_port(), free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", mqtt_port if taken == "mqtt" else http_port))
+        squatter.listen()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--http",
+                f"127.0.0.1:{http_port}",
+                "--mqtt-port",
+                str(mqtt_port),
+                "--sim",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "in use" in done.stderr and "Traceback" not in done.stderr
+    assert _children_of(data_dir) == set()
