@@ -232,3 +232,29 @@ def test_credentials_and_refused_login(
         assert peer.wait_json(DEV, "status", 10, state="online")["fw"] == "1.0.0"
     finally:
         peer.close()
+
+
+def test_wifi_backoff_and_offline_queue(mosquitto, device_factory, hub_peer_factory):
+    # Wi-Fi refuses twice: capped exponential backoff, then the device comes up by itself
+    # (slow MQTT backoff: the test's hub peer is subscribed again before the device is back)
+    device = device_factory(
+        mosquitto.port,
+        sim={"wifi_fail_first": 2},
+        mqtt={"backoff_min_ms": 2000, "backoff_max_ms": 3000},
+    ).start()
+    device.wait_line(r"wifi join failed, retry in 500 ms", 10)
+    device.wait_line(r"wifi join failed, retry in 1000 ms", 10)
+    device.wait_line(r"connected \(1\)", 10)
+
+    # QoS 1 messages made while the broker is down are kept and delivered after the reconnect
+    mosquitto.stop()
+    mark = device.mark()
+    device.wait_line(r"link down", 10, mark)
+    device.press()
+    device.wait_line(r"button pressed while offline", 5, mark)
+    device.release()
+    mosquitto.start()
+    peer = hub_peer_factory(mosquitto.port)
+    device.wait_line(r"connected \(2\)", 15, mark)
+    event = peer.wait_json(DEV, "event", 10, type="button")
+    assert event["action"] == "press"
