@@ -1,0 +1,152 @@
+"""Speech engine latency and memory on one thread, with pocketsphinx as the peer.
+
+    .venv/bin/python benchmarks/speech_latency.py [--runs 8]
+
+For ~5 s synthetic requests (Turkish espeak-ng, English flite) it prints:
+* one-shot compute: `Engine.recognize` on the whole utterance (encoder + constrained beam
+  search + understanding) -- the end-of-speech -> intent time if decoding started at the
+  endpoint;
+* streamed in real time (32 ms PCM16 chunks, paced by the wall clock) through VAD and the
+  endpointer: time from the end of speech, and from the endpoint (500 ms of silence), to the
+  result; the session decodes speculatively once 192 ms of silence have passed;
+* pocketsphinx (same English audio, grammar from the same domain) decode time;
+* process RSS after loading the models, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+
+from models.asr.audio import float_to_pcm16
+from models.domain import compile_domain, load_domain
+from models.domain.loader import DOMAINS_DIR
+from models.engine import Engine
+from models.eval.peer import PocketsphinxPeer
+from models.eval.synth import Voice, synthesize
+from models.vad import EndpointKind
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+REQUESTS = {
+    "salon_tr": (
+        Voice("espeak", "tr", "tr", 0.75),
+        [
+            "yarın saat üçte saç kesimi için randevu almak istiyorum",
+            "cuma günü saat on birde manikür için randevu almak istiyorum",
+            "randevumu perşembe saat dörde erteleyebilir miyiz",
+            "keratin bakımı için cumartesi öğleden sonra müsaitlik var mı",
+        ],
+    ),
+    "salon_en": (
+        Voice("flite", "slt", "en", 0.85),
+        [
+            "i would like to book a haircut tomorrow at three pm",
+            "can i move my appointment to friday at eleven in the morning",
+            "do you have any availability for a manicure on saturday afternoon",
+            "how much is a haircut and how long does it take",
+        ],
+    ),
+}
+
+
+def rss_mb() -> tuple[float, float]:
+    fields = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, bool]:
+    """(ms from end of speech to result, ms from endpoint to result, speculative reused)."""
+    lead = np.zeros(8000, np.float32)
+    audio = np.concatenate([lead, speech, np.zeros(24000, np.float32)])
+    pcm = float_to_pcm16(audio)
+    chunk = 1024  # 32 ms
+    session = engine.new_session()
+    speech_end = (lead.size + speech.size) / 16000
+    start = time.perf_counter()
+    for offset in range(0, len(pcm), chunk):
+        t_audio = (offset + chunk) / 32000
+        delay = start + t_audio - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        event = session.feed(pcm[offset : offset + chunk])
+        if event is not None and event.kind is EndpointKind.UTTERANCE_ENDED:
+            now = time.perf_counter() - start
+            reused = bool(event.result and event.result.timings.get("speculative_reused"))
+            return (now - speech_end) * 1000, (now - t_audio) * 1000, reused
+    raise RuntimeError("no endpoint")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=2, help="passes over the requests")
+    args = parser.parse_args()
+    base_rss, _ = rss_mb()
+    engines = {}
+    for name in REQUESTS:
+        engines[name] = Engine(
+            compile_domain(load_domain(DOMAINS_DIR / f"{name}.yaml")), threads=1, clock=lambda: NOW
+        )
+    loaded_rss, _ = rss_mb()
+    print(
+        f"RSS: {base_rss:.0f} MB before, {loaded_rss:.0f} MB with models loaded "
+        f"(two domains, one shared recogniser each)"
+    )
+    for name, (voice, texts) in REQUESTS.items():
+        engine = engines[name]
+        audios = [synthesize(t, voice) for t in texts]
+        durations = [a.size / 16000 for a in audios]
+        engine.recognize(audios[0])  # warm-up
+        compute, ok = [], 0
+        after_speech, after_endpoint, reused = [], [], 0
+        for _ in range(args.runs):
+            for audio in audios:
+                t0 = time.perf_counter()
+                result = engine.recognize(audio)
+                compute.append((time.perf_counter() - t0) * 1000)
+                ok += result.intent is not None
+                s, e, r = stream_real_time(engine, audio)
+                after_speech.append(s)
+                after_endpoint.append(e)
+                reused += r
+        n = len(compute)
+        q = lambda v: statistics.quantiles(v, n=20)  # noqa: E731
+        print(
+            f"\n{name} ({voice.label}), utterances {min(durations):.1f}-{max(durations):.1f} s, "
+            f"{n} runs, recognised {ok}/{n}"
+        )
+        rtf = statistics.median(compute) / 1000 / statistics.mean(durations)
+        print(
+            f"  one-shot compute (recognize): p50 {statistics.median(compute):.0f} ms, "
+            f"p95 {q(compute)[18]:.0f} ms, RTF {rtf:.3f}"
+        )
+        print(
+            f"  streamed: end of speech -> result p50 {statistics.median(after_speech):.0f} ms "
+            f"(p95 {q(after_speech)[18]:.0f}); endpoint -> result p50 "
+            f"{statistics.median(after_endpoint):.0f} ms (p95 {q(after_endpoint)[18]:.0f}); "
+            f"speculative result reused {reused}/{n}"
+        )
+        if name.endswith("_en"):
+            peer = PocketsphinxPeer(engine.domain.word_graph, budget_s=30)
+            peer.recognize(audios[0])
+            times = [peer.recognize(a).elapsed_ms for a in audios for _ in range(args.runs)]
+            peer.close()
+            ratio = statistics.median(times) / statistics.median(compute)
+            print(
+                f"  pocketsphinx (same audio, FSG from the domain): p50 "
+                f"{statistics.median(times):.0f} ms -> ours/peer compute "
+                f"{1 / ratio:.2f}x"
+            )
+    _, peak = rss_mb()
+    print(f"\npeak RSS {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
