@@ -100,7 +100,7 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
         def produce() -> None:
             seqs: dict[str, int] = {}
             try:
-                while not stop.is_set() and len(produced) < 2400:
+                while not stop.is_set() and len(produced) < 2000:
                     for _ in range(40):
                         device = f"arma-{prng.randint(1, 4)}"
                         seqs[device] = seqs.get(device, 0) + 1
@@ -114,6 +114,9 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
             finally:
                 producer_outbox.close()
 
+        backlog = [event(tenant, hub, interaction(), device="arma-0", seq=i) for i in range(800)]
+        producer_outbox.enqueue_many(backlog)  # a backlog, so every kill finds a batch in flight
+        produced.extend(backlog)
         producer = threading.Thread(target=produce)
         producer.start()
         window_hits = 0
@@ -121,8 +124,13 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
         checker = Outbox(outbox_path)
         try:
             for _ in range(KILLS):
+                before = len(_cloud_ids(cloud.db))
                 proc = _agent(outbox_path, cloud.url, hub_token)
-                time.sleep(rng.uniform(0.9, 1.6))  # includes ~0.7 s interpreter start
+                deadline = time.monotonic() + 60
+                while len(_cloud_ids(cloud.db)) == before:  # wait until this agent is sending
+                    assert time.monotonic() < deadline and proc.poll() is None, "agent idle"
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0.0, 0.4))  # then kill at a random point of a cycle
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
                 kills += 1
@@ -143,7 +151,13 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
             stop.set()
             producer.join(timeout=60)
         assert len(checker) == 0, f"backlog did not drain: {checker.stats()}"
-        assert kills == KILLS and window_hits >= 1, f"no kill hit the ack window ({window_hits})"
+        print(
+            f"kills that hit the window between cloud commit and outbox removal: "
+            f"{window_hits}/{KILLS}; events {len(produced)}"
+        )
+        assert kills == KILLS and window_hits >= KILLS // 2, (
+            f"only {window_hits} of {KILLS} kills hit the ack window"
+        )
 
         expected = {str(e.id) for e in produced}
         with cloud.db.session() as s:
