@@ -347,14 +347,13 @@ class MQTTClient:
             await self._wake.wait()
             self._wake.clear()
             while self._queue and self.connected:
-                topic, payload, qos, retain = self._queue[0]
+                topic, payload, qos, retain = self._queue.pop(0)
                 pid = 0
                 if qos:
+                    # tracked before the write: the PUBACK can arrive while we await the drain
                     pid = self._next_pid()
-                await self._write(publish_packet(topic, payload, qos, retain, pid))
-                self._queue.pop(0)
-                if qos:
                     self._pending[pid] = [topic, payload, retain, time.ticks_ms()]
+                await self._write(publish_packet(topic, payload, qos, retain, pid))
 
     async def _maintain(self):
         # keepalive and QoS 1 retransmission; a silent broker closes the link
