@@ -19,15 +19,15 @@ from models.domain.loader import Domain, IntentSpec
 from models.domain.types import SampleSentence, Understanding, WordGraph
 from models.nlu.augment import FILLERS, corrupt
 from models.nlu.classifier import NONE_LABEL, IntentModel, train_intent_model
-from models.nlu.slots import SlotSource, extract
+from models.nlu.slots import SlotSource, delexicalise, extract, find_spans
 from models.normalize.dates import EN_MONTHS, EN_WEEKDAYS, TR_MONTHS, TR_WEEKDAYS
 from models.normalize.text import digits_to_words, tokenize
 
 log = logging.getLogger(__name__)
 OOD_DIR = Path(__file__).resolve().parent.parent / "nlu"
 # below this top-class probability the classifier answers "not recognised"
-MIN_CONFIDENCE = 0.55
-TRAIN_PER_INTENT = 160
+MIN_CONFIDENCE = 0.5
+TRAIN_PER_INTENT = 120
 
 
 @dataclass
@@ -42,6 +42,7 @@ class CompiledDomain:
     intent_model: IntentModel | None = None
     _sources: dict[str, list[SlotSource]] = field(default_factory=dict, repr=False)
     _vocab: tuple[str, ...] | None = field(default=None, repr=False)
+    _all_sources: list[SlotSource] | None = field(default=None, repr=False)
 
     @property
     def language(self) -> str:
@@ -73,14 +74,16 @@ class CompiledDomain:
             return self._result(intent, slots, 1.0, in_grammar=True)
         if self.intent_model is None:
             return Understanding(None)
-        label, prob = self.intent_model.top(words)
+        # average of the sentence as heard and with values as class tokens: the first
+        # survives a value the span finder missed, the second an unseen catalog name
+        label, prob = self.intent_model.top_of(words, self._delexicalised(words, ctx))
         if label == NONE_LABEL or prob < MIN_CONFIDENCE:
             return Understanding(
                 None, confidence=round(1.0 - prob if label == NONE_LABEL else prob, 4)
             )
         # words the domain never uses ("ankaranın nüfusu ne kadar") lower the confidence
         snapped, coverage = self._snap(words)
-        prob *= 0.5 + 0.5 * coverage
+        prob *= 0.25 + 0.75 * coverage
         if prob < MIN_CONFIDENCE:
             return Understanding(None, confidence=round(prob, 4))
         spec = self.domain.intent(label.split("#")[0])
@@ -115,6 +118,32 @@ class CompiledDomain:
             known += hit is not None and len(w) > 3
             snapped.append(hit[0] if hit is not None and hit[1] >= 80 and len(w) > 3 else w)
         return snapped, known / len(words)
+
+    def _delexicalised(self, words: list[str], ctx: ParseContext) -> list[str]:
+        """Words with every value of any domain list replaced by "<list>"."""
+        if self._all_sources is None:
+            template_words = self._template_words()
+            self._all_sources = [
+                SlotSource(
+                    name,
+                    cl.builtin,
+                    cl.lookup,
+                    tuple(" ".join(w) for w in cl.lookup),
+                    tuple(cl.lookup.values()),
+                    template_words=template_words,
+                )
+                for name, cl in self.lists.items()
+            ]
+        return delexicalise(words, find_spans(words, self._all_sources, ctx))
+
+    def _template_words(self) -> frozenset[str]:
+        return frozenset(
+            w
+            for seqs in self.expansions.values()
+            for seq in seqs
+            for w in seq
+            if not split_placeholder(w)
+        )
 
     def _always_has_slot(self, intent_name: str) -> bool:
         return all(
@@ -184,13 +213,7 @@ class CompiledDomain:
                         left.setdefault(ph[1], set()).update(
                             w for w in seq[max(0, i - 2) : i] if not split_placeholder(w)
                         )
-        template_words = frozenset(
-            w
-            for seqs in self.expansions.values()
-            for seq in seqs
-            for w in seq
-            if not split_placeholder(w)
-        )
+        template_words = self._template_words()
         sources = []
         for slot, list_name in seen.items():
             cl = self.lists[list_name]
@@ -259,7 +282,11 @@ class CompiledDomain:
         With `unambiguous` (default) a sentence whose exact parse means something else than
         what was sampled ("march thirty one" sampled as date + time) is drawn again.
         """
-        ctx = self.context(now)
+        return [s for s, _ in self._draw(n, seed, self.context(now), unambiguous)]
+
+    def _draw(
+        self, n: int, seed: int, ctx: ParseContext, unambiguous: bool
+    ) -> list[tuple[SampleSentence, list[str]]]:
         rng = random.Random(seed)
         keys_by_intent: dict[str, list[str]] = {}
         for key in self.expansions:
@@ -271,26 +298,33 @@ class CompiledDomain:
             key = rng.choice(keys_by_intent[name])
             block = self.domain.intent(name).data_blocks[int(key.split("#")[1])]
             for _attempt in range(20):
-                words, slots = sample_words(self.lists, rng.choice(self.expansions[key]), rng, ctx)
+                seq = rng.choice(self.expansions[key])
+                words, slots, delex = sample_words(self.lists, seq, rng, ctx)
                 slots = {**block[1], **slots}
                 if not unambiguous or self._parse_in_grammar(words, ctx) == (name, slots):
                     break
-            out.append(SampleSentence(" ".join(words), name, slots))
+            out.append((SampleSentence(" ".join(words), name, slots), delex))
         return out
 
     def train_intent_model(self, seed: int = 0) -> None:
-        """(Re)train the int8 ONNX intent model from sampled, noised domain sentences."""
+        """(Re)train the int8 ONNX intent model from sampled, noised domain sentences.
+
+        Each sentence is seen as spoken and with its slot values replaced by class tokens
+        ("<product>"), the form understand() classifies, so the model learns the carrier
+        phrases and does not depend on the catalog's size or names.
+        """
         rng = random.Random(seed)
-        now = datetime.now(UTC)
         per = TRAIN_PER_INTENT
-        samples = self.sample_sentences(per * len(self.intents), seed, now, unambiguous=False)
+        drawn = self._draw(per * len(self.intents), seed, self.context(datetime.now(UTC)), False)
         examples: list[tuple[list[str], str]] = []
-        for s in samples:
+        for s, delex in drawn:
             words = s.text.split()
             examples.append((words, s.intent))
             examples.append((corrupt(words, rng, self.language), s.intent))
+            examples.append((delex, s.intent))
+            examples.append((corrupt(delex, rng, self.language), s.intent))
         ood = _ood_sentences(self.language)
-        for _ in range(max(per, len(ood)) * 2):
+        for _ in range(max(per, len(ood)) * 3):
             words = rng.choice(ood)
             examples.append(
                 (corrupt(words, rng, self.language) if rng.random() < 0.5 else words, NONE_LABEL)

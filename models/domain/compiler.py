@@ -170,15 +170,19 @@ def _tagged_nfa(skeleton: Dfa, lists: dict[str, CompiledList]) -> Nfa:
 
 def sample_words(
     compiled_lists: dict[str, CompiledList], seq: tuple[str, ...], rng: random.Random, ctx: object
-) -> tuple[list[str], dict[str, str]]:
-    """Fill the placeholders of one expansion with random values: (words, expected slots)."""
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """Fill the placeholders of one expansion with random values: (words, expected slots,
+    words with each value replaced by its list's class token "<list>")."""
     words: list[str] = []
     slots: dict[str, str] = {}
+    delex: list[str] = []
     for sym in seq:
         ph = split_placeholder(sym)
         if ph is None:
             words.append(sym)
+            delex.append(sym)
             continue
+        delex.append(f"<{ph[0]}>")
         cl = compiled_lists[ph[0]]
         if cl.builtin is not None:
             w, value = cl.builtin.sample(rng, ctx)  # type: ignore[arg-type]
@@ -187,4 +191,4 @@ def sample_words(
             w = list(wt)
         words.extend(w)
         slots[ph[1]] = value
-    return words, slots
+    return words, slots, delex

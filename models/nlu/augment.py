@@ -46,6 +46,9 @@ def corrupt(words: list[str], rng: random.Random, language: str) -> list[str]:
         r = rng.random()
         if r < 0.07 and len(words) > 2:
             continue  # dropped word
+        if word.startswith("<"):  # a class token ("<product>") is never misheard
+            out.append(word)
+            continue
         w = _misspell(word, rng, language) if r < 0.14 and len(word) > 3 else word
         if 0.14 <= r < 0.22 and len(word) > 2:
             w = w + rng.choice(SUFFIXES[language])

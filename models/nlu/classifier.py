@@ -127,7 +127,11 @@ class IntentModel:
         return np.asarray(out)
 
     def top(self, words: list[str]) -> tuple[str, float]:
-        p = self.predict([words])[0]
+        return self.top_of(words)
+
+    def top_of(self, *views: list[str]) -> tuple[str, float]:
+        """Best label and its probability, averaged over views of one sentence."""
+        p = self.predict(list(views)).mean(axis=0)
         i = int(np.argmax(p))
         return self.labels[i], float(p[i])
 

@@ -45,37 +45,56 @@ class SlotSource:
 
 
 def extract(words: list[str], sources: list[SlotSource], ctx: ParseContext) -> dict[str, str]:
+    """Slot name -> normalised value for the slots of `sources` found in `words`."""
+    return {slot: value for _, _, slot, value in find_spans(words, sources, ctx)}
+
+
+def find_spans(
+    words: list[str], sources: list[SlotSource], ctx: ParseContext
+) -> list[tuple[int, int, str, str]]:
+    """Non-overlapping (start, end, slot, value) spans, in order of position."""
     used = [False] * len(words)
-    slots: dict[str, str] = {}
+    found: list[tuple[int, int, str, str]] = []
     groups: dict[str, tuple[Builtin, list[SlotSource]]] = {}
     for src in sources:
         if src.builtin is not None:
             groups.setdefault(src.builtin.name, (src.builtin, []))[1].append(src)
     for kind in sorted(groups, key=_PRIORITY.index):
         builtin, group = groups[kind]
-        spans = builtin.find_spans(words, ctx)
         chosen: list[tuple[int, int, str]] = []
-        for sp in sorted(spans, key=lambda sp: (sp[0] - sp[1], sp[0])):  # longest first
-            if len(chosen) < len(group) and not any(used[sp[0] : sp[1]]):
+        for sp in sorted(builtin.find_spans(words, ctx), key=lambda sp: (sp[0] - sp[1], sp[0])):
+            if len(chosen) < len(group) and not any(used[sp[0] : sp[1]]):  # longest first
                 chosen.append(sp)
                 for k in range(sp[0], sp[1]):
                     used[k] = True
         free = list(group)
-        for start, _end, value in sorted(chosen):
+        for start, end, value in sorted(chosen):
             before = set(words[max(0, start - 2) : start])
             best = max(free, key=lambda s: (bool(before & s.left), s.weight))
             free.remove(best)
-            slots[best.slot] = value
+            found.append((start, end, best.slot, value))
     for src in sources:
         if src.builtin is not None:
             continue
-        found = _match_list(words, used, src)
-        if found is not None:
-            start, end, value = found
+        hit = _match_list(words, used, src)
+        if hit is not None:
+            start, end, value = hit
             for k in range(start, end):
                 used[k] = True
-            slots[src.slot] = value
-    return slots
+            found.append((start, end, src.slot, value))
+    return sorted(found)
+
+
+def delexicalise(words: list[str], spans: list[tuple[int, int, str, str]]) -> list[str]:
+    """Replace each span with a class token "<slot>" (the intent model's view of a sentence)."""
+    out: list[str] = []
+    i = 0
+    for start, end, slot, _ in spans:
+        out.extend(words[i:start])
+        out.append(f"<{slot}>")
+        i = end
+    out.extend(words[i:])
+    return out
 
 
 def _match_list(words: list[str], used: list[bool], src: SlotSource) -> tuple[int, int, str] | None:
