@@ -37,11 +37,9 @@ def _stored(cloud: Cloud) -> list[str]:
         return [str(i) for i in s.execute(select(EventRow.id)).scalars()]
 
 
-async def test_cloud_outage_loses_nothing_and_backlog_drains(
-    sqlite_url: str, tmp_path: Path
-) -> None:
+async def test_cloud_outage_loses_nothing_and_backlog_drains(db_url: str, tmp_path: Path) -> None:
     port = _free_port()
-    seed = start_cloud(sqlite_url)  # only to make the tenant and hub credential
+    seed = start_cloud(db_url)  # only to make the tenant and hub credential
     tenant, admin = seed.tenant()
     hub, token = seed.hub(admin)
     stop_cloud(seed)
@@ -64,7 +62,7 @@ async def test_cloud_outage_loses_nothing_and_backlog_drains(
         await asyncio.sleep(0.8)
         assert len(outbox) == 300
         assert agent.metrics.errors.labels(reason="ConnectError")._value.get() >= 2
-        cloud = await asyncio.to_thread(start_cloud, sqlite_url, port=port)
+        cloud = await asyncio.to_thread(start_cloud, db_url, port=port)
         await _drained(outbox, 30)
         await asyncio.to_thread(cloud.server.stop)  # down again, events keep flowing
         for i in range(300, 500):
@@ -73,7 +71,7 @@ async def test_cloud_outage_loses_nothing_and_backlog_drains(
             produced.append(e)
         await asyncio.sleep(0.5)
         assert len(outbox) == 200
-        cloud2 = await asyncio.to_thread(start_cloud, sqlite_url, port=port)
+        cloud2 = await asyncio.to_thread(start_cloud, db_url, port=port)
         await _drained(outbox, 30)
     stored = _stored(cloud2)
     assert sorted(stored) == sorted(str(e.id) for e in produced)

@@ -68,6 +68,7 @@ with _DB.session() as _s:
     _s.flush()
     _s.add(Device(id=uuid.uuid4(), tenant_id=_tenant.id, device_id="arma-1", hub_id=_hub.id))
     _, TOKEN = issue_key(_s, _tenant.id, "admin")
+    _, HUB_TOKEN = issue_key(_s, _tenant.id, "hub", hub_id=_hub.id)
 APP = create_app(CloudSettings(database_url=_URL, rate_limit_per_minute=0), db=_DB)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
@@ -76,6 +77,21 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_matches_its_openapi_document(case: schemathesis.Case) -> None:
     response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code < 500, response.text
+    case.validate_response(
+        response,
+        checks=[status_code_conformance, content_type_conformance, response_schema_conformance],
+    )
+
+
+HUB_OPERATIONS = schema.include(path_regex=r"^/v1/(events:batch|hubs/\{hub_id\}/sync)$")
+
+
+@HUB_OPERATIONS.parametrize()
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_hub_operations_match_the_document(case: schemathesis.Case) -> None:
+    """The two operations a hub credential may use, called with one."""
+    response = case.call(headers={"Authorization": f"Bearer {HUB_TOKEN}"})
     assert response.status_code < 500, response.text
     case.validate_response(
         response,
