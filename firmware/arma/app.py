@@ -248,7 +248,7 @@ class Device:
             while not self.hal.button():
                 await asyncio.sleep_ms(_POLL_MS)
             self.event("button", "press")
-            if not self.client.connected:
+            if not self.linked():
                 log.warn(_TAG, "button pressed while offline")
                 self.hal.led("error")
                 await asyncio.sleep_ms(1000)
@@ -260,7 +260,7 @@ class Device:
                     self.hal.speaker_stop()
                     self.session = None
                     self.play.reset(-1)
-                    if self.client.connected:
+                    if self.linked():
                         self.publish_status("online")
             self.hal.led("idle")
             while self.hal.button():  # a new session needs a new press
@@ -301,8 +301,7 @@ class Device:
             await self.hal.mic_read(up.mic_buf)
             pkt = up.frame(seq, proto.FLAG_START if seq == 0 else 0)
             try:
-                if not self.client.send_nowait(pkt):
-                    await self.client.flush(2000)
+                await self._send_audio(pkt, up.frame_view)
             except Exception as e:
                 log.warn(_TAG, "stream aborted: %r" % (e,))
                 return "offline"
@@ -322,10 +321,24 @@ class Device:
         self.hal.mic_stop()
         end = proto.encode_frame(self.session, seq, up.codec, b"", proto.FLAG_END)
         try:
-            await self.client.send_raw(mqtt.publish_packet(self.audio_topic, end))
+            await self._send_audio(mqtt.publish_packet(self.audio_topic, end), end)
         except Exception:
             return "offline"
         return reason
+
+    def linked(self):
+        return self.client.connected or (self.ble is not None and bool(self.ble.conns))
+
+    async def _send_audio(self, packet, frame):
+        # MQTT when connected (the prebuilt packet, no copy); else the BLE protocol service
+        if self.client.connected:
+            if not self.client.send_nowait(packet):
+                await self.client.flush(2000)
+        elif self.ble is not None and self.ble.conns:
+            self.ble.send("audio", frame)
+            await asyncio.sleep_ms(0)
+        else:
+            raise OSError("no link to the hub")
 
     async def playback(self, session):
         t = self.cfg["timeouts"]

@@ -22,6 +22,7 @@ class Uplink:
         self.pkt = bytearray(_LEAD + 2 + _TOPIC_MAX + proto.FRAME_HEADER_SIZE + self.payload_len)
         self.state = proto.AdpcmState()
         self.packet = memoryview(self.pkt)  # the current session's packet view
+        self.frame_view = self.packet
         self.mic_buf = self.samples  # type: array | memoryview  # where the microphone writes
         self._fh = 0
         self.last_peak = 0
@@ -52,6 +53,7 @@ class Uplink:
         pkt[start + 1 : start + 1 + k] = lenbuf[:k]
         end = fh + proto.FRAME_HEADER_SIZE + self.payload_len
         self.packet = memoryview(pkt)[start:end]
+        self.frame_view = memoryview(pkt)[fh:end]  # the protocol frame alone (BLE)
         if self.codec == proto.CODEC_PCM16:
             self.mic_buf = memoryview(pkt)[fh + proto.FRAME_HEADER_SIZE : end]
         else:

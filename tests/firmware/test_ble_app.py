@@ -1,6 +1,8 @@
 """The application's BLE glue under MicroPython: Improv Wi-Fi provisioning of an unconfigured
-device and a hub command over the GATT protocol service, through a recording radio (the fake sits
-at the hardware boundary; hal.BleRadio is the real adapter). See ble_app_case.py."""
+device (wrong password first), a hub command over the GATT protocol service (fragmented both
+ways, a truncated fragment rejected), and a whole push-to-talk session over BLE while MQTT is
+unreachable (audio up, reply frames down, played byte-exactly), through a recording radio (the
+fake sits at the hardware boundary; hal.BleRadio is the real adapter). See ble_app_case.py."""
 
 from __future__ import annotations
 
