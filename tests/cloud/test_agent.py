@@ -11,6 +11,7 @@ import socket
 import uuid
 from pathlib import Path
 
+from prometheus_client import generate_latest
 from sqlalchemy import select
 
 from cloud_sync.agent import SyncAgent
@@ -75,6 +76,11 @@ async def test_cloud_outage_loses_nothing_and_backlog_drains(db_url: str, tmp_pa
         await _drained(outbox, 30)
     stored = _stored(cloud2)
     assert sorted(stored) == sorted(str(e.id) for e in produced)
+    exposition = generate_latest(agent.metrics.registry).decode()
+    assert "arma_outbox_depth 0.0" in exposition
+    sent = agent.metrics.sent._value.get()
+    assert f"arma_sync_events_sent_total {sent}" in exposition and sent >= 500
+    assert 'arma_sync_errors_total{reason="ConnectError"}' in exposition
     stop_cloud(cloud2)
     cloud.db.dispose()
 
