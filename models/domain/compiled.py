@@ -43,6 +43,7 @@ class CompiledDomain:
     _sources: dict[str, list[SlotSource]] = field(default_factory=dict, repr=False)
     _vocab: tuple[str, ...] | None = field(default=None, repr=False)
     _all_sources: list[SlotSource] | None = field(default=None, repr=False)
+    _unapostrophed: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def language(self) -> str:
@@ -59,7 +60,13 @@ class CompiledDomain:
         """The spoken word forms of a transcript, as the grammar and the model see them."""
         words = digits_to_words(tokenize(text, self.language), self.language)
         skip = set(self.domain.skip_words)
-        return [w for w in words if w not in skip]
+        if self._unapostrophed is None:
+            vocab = self.word_graph.vocabulary()
+            self._unapostrophed = {
+                w.replace("'", ""): w for w in vocab if "'" in w and w.replace("'", "") not in vocab
+            }
+        # typed "id like", "oclock": the graph's spelling is "i'd", "o'clock"
+        return [self._unapostrophed.get(w, w) for w in words if w not in skip]
 
     # -- understanding -------------------------------------------------------------------
     def understand(self, text: str, now: datetime) -> Understanding:

@@ -1,7 +1,9 @@
 """Word-level text normalisation shared by the word graph, the parser and the classifier.
 
-Spoken word forms are lowercase (Turkish-aware: I -> ı, İ -> i), without punctuation;
-apostrophes inside words are removed ("Kasım'da" -> "kasımda", "o'clock" -> "oclock").
+Spoken word forms are lowercase (Turkish-aware: I -> ı, İ -> i), without punctuation.
+English keeps an apostrophe between letters, as Whisper and pronunciation dictionaries spell
+those words ("o'clock", "i'd", "don't"); Turkish drops it, joining the suffix ("Kasım'da" ->
+"kasımda"), so suffixed forms are one spelling whether or not the writer used one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import unicodedata
 
 _APOSTROPHES = re.compile(r"['’`´]")
 _NON_WORD = re.compile(r"[^\w\s]+")
+_NON_WORD_EN = re.compile(r"[^\w\s']+|(?<![^\W\d_])'|'(?![^\W\d_])")
 _NUMERIC = re.compile(r"^\d+(?:[.,:]\d+)?[^\W\d_]*$")
 _DIGITS_WITH_SUFFIX = re.compile(r"^(\d+)([^\W\d_]*)$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})([^\W\d_]*)$")
@@ -26,14 +29,16 @@ def lower(text: str, language: str) -> str:
 
 def tokenize(text: str, language: str) -> list[str]:
     """Split a transcript into spoken word forms, keeping digits (and '12.5', '15:00') intact."""
-    text = _APOSTROPHES.sub("", lower(text, language))
+    text = lower(text, language)
+    text = _APOSTROPHES.sub("'" if language == "en" else "", text)
+    non_word = _NON_WORD_EN if language == "en" else _NON_WORD
     out: list[str] = []
     for raw in text.split():
-        token = raw.strip('.,;:!?"()[]')
+        token = raw.strip("'.,;:!?\"()[]")
         if _NUMERIC.match(token):
             out.append(token.replace(",", "."))
         else:
-            out.extend(_NON_WORD.sub(" ", raw).replace("_", " ").split())
+            out.extend(non_word.sub(" ", raw).replace("_", " ").split())
     return out
 
 
@@ -71,8 +76,8 @@ def digits_to_words(tokens: list[str], language: str) -> list[str]:
                     words += ["oh"]
                 words += number_words(minute, language)
             elif language == "en":
-                # "15:00" is "fifteen hundred"; "3:00" is "three oclock"
-                words += ["hundred"] if int(clock.group(1)) > 12 else ["oclock"]
+                # "15:00" is "fifteen hundred"; "3:00" is "three o'clock"
+                words += ["hundred"] if int(clock.group(1)) > 12 else ["o'clock"]
             if clock.group(3):
                 words[-1] = words[-1] + clock.group(3)
             out.extend(words)

@@ -124,7 +124,7 @@ def _en_phrases() -> list[Phrase]:
             nxt = tuple(number_words(1 if h == 12 else h + 1, "en"))
             forms: list[tuple[tuple[str, ...], int, int]] = [
                 (hw, h, 0),
-                ((*hw, "oclock"), h, 0),
+                ((*hw, "o'clock"), h, 0),
                 (("half", "past", *hw), h, 30),
                 (("quarter", "past", *hw), h, 15),
                 (("quarter", "to", *nxt), h, 45),

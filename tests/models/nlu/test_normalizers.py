@@ -145,7 +145,8 @@ EN_CASES = [
     ("date", "yesterday", None),
     # times
     ("time", "three pm", "15:00"),
-    ("time", "three oclock", "15:00"),
+    ("time", "three o'clock", "15:00"),
+    ("time", "three o’clock", "15:00"),
     ("time", "3 o'clock", "15:00"),
     ("time", "three", "15:00"),
     ("time", "ten", "10:00"),

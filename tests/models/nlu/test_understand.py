@@ -83,6 +83,13 @@ IN_TEMPLATE = [
         {"quantity": "12", "product": "lip-balm"},
     ),
     ("shop_en", "is the sunscreen in stock", "AskStock", {"product": "sunscreen"}),
+    # typed without the apostrophe the graph spells ("i'd")
+    (
+        "shop_en",
+        "id like a dozen lip balm",
+        "OrderProduct",
+        {"quantity": "12", "product": "lip-balm"},
+    ),
     ("shop_en", "cancel my order", "CancelOrder", {}),
     (
         "calibration_tr",
