@@ -28,6 +28,8 @@ OOD_DIR = Path(__file__).resolve().parent.parent / "nlu"
 # below this top-class probability the classifier answers "not recognised"
 MIN_CONFIDENCE = 0.5
 TRAIN_PER_INTENT = 120
+# a spoken request is short; a runaway transcript is cut so one call stays cheap
+MAX_WORDS = 64
 
 
 @dataclass
@@ -72,7 +74,7 @@ class CompiledDomain:
     def understand(self, text: str, now: datetime) -> Understanding:
         """Intent, normalised slots, confidence and reply for a transcript at time `now`."""
         ctx = self.context(now)
-        words = self.words(text)
+        words = self.words(text)[:MAX_WORDS]
         if not words:
             return Understanding(None)
         parsed = self._parse_in_grammar(words, ctx)

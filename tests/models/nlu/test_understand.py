@@ -268,3 +268,13 @@ def test_naive_now_is_refused(domain: Callable[[str], CompiledDomain]) -> None:
 
     with pytest.raises(ValueError, match="aware"):
         domain("salon_tr").understand("yarın", datetime(2026, 11, 24))  # noqa: DTZ001
+
+
+def test_runaway_transcript_is_cut(domain: Callable[[str], CompiledDomain]) -> None:
+    c = domain("shop_tr")
+    request = "iki tane şampuan istiyorum"
+    assert c.understand(request, NOW).intent == "OrderProduct"
+    # past the first 64 words nothing is read: a 2000-word transcript costs what 64 cost
+    filler = "hava bugün çok güzel " * 500
+    late = c.understand(filler + request, NOW)
+    assert (late.intent, late.slots) == (None, {})
