@@ -139,7 +139,10 @@ class Device:
         b = self.cfg["ble"]
         radio = self.hal.ble_radio(b["name"] or self.id) if b["enabled"] else None
         if radio is not None:
-            self.improv = improv.ImprovServer(None, self._improv_connect)
+            # Improv: with improv_auth a press of the button authorizes Wi-Fi provisioning
+            self.improv = improv.ImprovServer(
+                None, self._improv_connect, authorized=not b["improv_auth"]
+            )
             self.ble = ble.BleLink(radio, self._on_ble, self.improv)
         await asyncio.gather(
             self._guard("net", self.net_loop),
@@ -247,12 +250,17 @@ class Device:
         while True:
             while not self.hal.button():
                 await asyncio.sleep_ms(_POLL_MS)
-            self.event("button", "press")
-            if not self.linked():
+            if self.improv is not None and self.improv.state == improv.STATE_AUTH_REQUIRED:
+                log.info(_TAG, "button: Improv provisioning authorized")
+                self.improv.authorize()
+                self.hal.led("identify")
+            elif not self.linked():
+                self.event("button", "press")  # queued (QoS 1) until the link is back
                 log.warn(_TAG, "button pressed while offline")
                 self.hal.led("error")
                 await asyncio.sleep_ms(1000)
             else:
+                self.event("button", "press")
                 try:
                     await self.talk()
                 finally:

@@ -34,7 +34,7 @@ DEFAULTS = {
     "timeouts": {"reply_ms": 10000, "play_gap_ms": 3000, "wifi_ms": 15000},
     "telemetry_s": 60,
     "ota": {"max_boot_tries": 3, "healthy_s": 5},
-    "ble": {"enabled": False, "name": ""},
+    "ble": {"enabled": False, "name": "", "improv_auth": True},
     "pins": {},
     "sim": {},
 }

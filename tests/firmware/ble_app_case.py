@@ -71,7 +71,18 @@ async def main():
     link = dev.ble
     assert link is not None and radio.adverts == 1
     radio.on_conn(1, True)
-    # Improv: wrong password first, then the right one
+    # Improv needs a button press first (improv_auth, the default)
+    assert dev.improv.state == improv.STATE_AUTH_REQUIRED
+    radio.on_write(1, link.h_rpc, improv.build_rpc(1, improv.pack_strings(["shop", "right"])))
+    await asyncio.sleep_ms(200)
+    assert dev.improv.error == improv.ERROR_NOT_AUTHORIZED and not hal.joined
+    os.mkdir("sim")
+    open("sim/button", "w").close()
+    await asyncio.sleep_ms(200)
+    os.remove("sim/button")
+    assert dev.improv.state == improv.STATE_AUTHORIZED
+    await asyncio.sleep_ms(100)
+    # wrong password first, then the right one
     radio.on_write(1, link.h_rpc, improv.build_rpc(1, improv.pack_strings(["shop", "wrong"])))
     await asyncio.sleep_ms(300)
     assert dev.improv.error == improv.ERROR_UNABLE_TO_CONNECT, dev.improv.error
@@ -94,7 +105,6 @@ async def main():
     assert link.rejected == 1
     assert all(len(d) <= 40 - 3 for _c, h, d in radio.notes if h == link.h_up)
     # push-to-talk with no MQTT (the broker address is unreachable): audio goes over BLE
-    os.mkdir("sim")
     open("sim/button", "w").close()
     for _ in range(60):
         msgs = reassemble(radio.notes, link.h_up)
