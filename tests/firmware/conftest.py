@@ -192,10 +192,14 @@ class DeviceRunner:
 class HubPeer:
     """A paho-mqtt client acting as the hub: records everything a device sends."""
 
-    def __init__(self, port: int, client_id: str = "test-hub"):
+    def __init__(
+        self, port: int, client_id: str = "test-hub", login: tuple[str, str] | None = None
+    ):
         self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
         self.seen: list[tuple[str, bytes, bool]] = []
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if login:
+            self.client.username_pw_set(*login)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.subscribe("arma/v1/d/#", qos=1)
@@ -270,11 +274,13 @@ def device_factory(tmp_path: Path) -> Iterator[Callable[..., DeviceRunner]]:
 
 
 @pytest.fixture
-def hub_peer_factory() -> Iterator[Callable[[int], HubPeer]]:
+def hub_peer_factory() -> Iterator[Callable[..., HubPeer]]:
     peers: list[HubPeer] = []
 
-    def make(port: int, client_id: str = "test-hub") -> HubPeer:
-        peer = HubPeer(port, client_id)
+    def make(
+        port: int, client_id: str = "test-hub", login: tuple[str, str] | None = None
+    ) -> HubPeer:
+        peer = HubPeer(port, client_id, login)
         peers.append(peer)
         return peer
 

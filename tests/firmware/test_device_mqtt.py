@@ -8,15 +8,20 @@ silent after a request (device must time out back to idle).
 
 from __future__ import annotations
 
+import json
+import math
 import struct
+import subprocess
 import time
+
+import pytest
 
 from firmware.arma import proto
 
 from .conftest import DeviceRunner, HubPeer
 
 DEV = "arma-test-1"
-pytestmark = [pytest_mark := __import__("pytest").mark.micropython]
+pytestmark = pytest.mark.micropython
 
 
 def _audio_frames(peer: HubPeer, timeout: float = 10.0) -> tuple[int, list[proto.Frame]]:
@@ -50,7 +55,6 @@ def _reply(peer: HubPeer, session: int, pcm: bytes, frame_samples: int = 320) ->
 
 
 def _tone(n: int, freq: int = 440) -> bytes:
-    import math
 
     return struct.pack(
         f"<{n}h", *(int(6000 * math.sin(2 * math.pi * freq * i / 16000)) for i in range(n))
@@ -130,7 +134,6 @@ def test_boot_stream_reply_telemetry_and_commands(mosquitto, device_factory, hub
         "applied": ["mqtt.keepalive", "telemetry_s"],
         "restart_required": True,
     }
-    import json
 
     saved = json.loads((device.flash / "config.json").read_text())
     assert saved["telemetry_s"] == 30 and saved["audio"]["volume"] == 35
@@ -203,8 +206,6 @@ def test_last_will_marks_a_dead_device_offline(mosquitto, device_factory, hub_pe
 def test_credentials_and_refused_login(
     mosquitto_factory, device_factory, hub_peer_factory, tmp_path
 ):
-    import subprocess
-
     pw = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), DEV, "s3cret"], check=True)
     subprocess.run(["mosquitto_passwd", "-b", str(pw), "hub", "hubpw"], check=True)
@@ -216,22 +217,8 @@ def test_credentials_and_refused_login(
 
     good = device_factory(broker.port, mqtt={"user": DEV, "password": "s3cret"}).start()
     good.wait_line(r"connected \(1\)", 15)
-    peer = HubPeer.__new__(HubPeer)
-    import queue
-
-    import paho.mqtt.client as paho
-
-    peer.messages, peer.seen = queue.Queue(), []
-    peer.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="hub")
-    peer.client.username_pw_set("hub", "hubpw")
-    peer.client.on_message = peer._on_message
-    peer.client.connect("127.0.0.1", broker.port)
-    peer.client.subscribe("arma/v1/d/#", 1)
-    peer.client.loop_start()
-    try:
-        assert peer.wait_json(DEV, "status", 10, state="online")["fw"] == "1.0.0"
-    finally:
-        peer.close()
+    peer = hub_peer_factory(broker.port, "hub", ("hub", "hubpw"))
+    assert peer.wait_json(DEV, "status", 10, state="online")["fw"] == "1.0.0"
 
 
 def test_wifi_backoff_and_offline_queue(mosquitto, device_factory, hub_peer_factory):
