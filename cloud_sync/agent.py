@@ -200,6 +200,7 @@ class SyncAgent:
             await asyncio.to_thread(self.outbox.mark_dead, refused)
         self.metrics.sent.inc(len(done))
         self._failures = 0
+        await self._update_gauges()
         if len(done) + len(refused) < sent:
             log.warning("cloud answered for %d of %d events", len(done) + len(refused), sent)
         return None
