@@ -21,7 +21,7 @@ from models.normalize import measures
 from models.normalize.dates import date_phrases, resolve_date
 from models.normalize.measures import DECIMAL_POINT, DEGREES, MINUS, UNITS
 from models.normalize.numbers import number_words
-from models.normalize.times import resolve_time, time_phrases
+from models.normalize.times import TimeMeaning, resolve_time, time_phrases
 
 BUILTIN_TYPES = (
     "date",
@@ -135,179 +135,197 @@ def _spell_decimal(
     return words, value
 
 
-def _build(name: str, language: str) -> Builtin:
-    lang = language
+def _bind(
+    fn: Callable[[list[str], str], str | None], lang: str
+) -> Callable[[list[str], ParseContext], str | None]:
+    """A normaliser of models.normalize bound to one language, as a span parser."""
+    return lambda words, ctx: fn(words, lang)
 
-    def wrap(
-        fn: Callable[[list[str], str], str | None],
-    ) -> Callable[[list[str], ParseContext], str | None]:
-        return lambda words, ctx: fn(words, lang)
 
-    if name == "date":
-        phrases = date_phrases(lang)
-        table = {w: m for w, m in phrases}
+def _date_builtin(lang: str) -> Builtin:
+    phrases = date_phrases(lang)
+    table = {w: m for w, m in phrases}
 
-        def sample_date(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            while True:
-                words, meaning = rng.choice(phrases)
-                d = resolve_date(meaning, ctx.local_now.date())
-                if d is not None:
-                    return list(words), d.isoformat()
+    def sample_date(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        while True:
+            words, meaning = rng.choice(phrases)
+            d = resolve_date(meaning, ctx.local_now.date())
+            if d is not None:
+                return list(words), d.isoformat()
 
-        def parse_date(words: list[str], ctx: ParseContext) -> str | None:
-            meaning = table.get(tuple(words))
-            d = None if meaning is None else resolve_date(meaning, ctx.local_now.date())
-            return None if d is None else d.isoformat()
+    def parse_date(words: list[str], ctx: ParseContext) -> str | None:
+        meaning = table.get(tuple(words))
+        d = None if meaning is None else resolve_date(meaning, ctx.local_now.date())
+        return None if d is None else d.isoformat()
 
-        return Builtin(name, lang, dfa_from_phrases(w for w, _ in phrases), sample_date, parse_date)
-    if name == "time":
-        tphrases = time_phrases(lang)
-        ttable: dict[tuple[str, ...], object] = {}
-        for w, m in tphrases:
-            ttable.setdefault(w, m)
+    return Builtin("date", lang, dfa_from_phrases(w for w, _ in phrases), sample_date, parse_date)
 
-        common = [p for p in tphrases if p[1].minute % 15 == 0]
 
-        def sample_time(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            # people mostly say round times; odd minutes still appear in one draw of five
-            words, _meaning = rng.choice(common if rng.random() < 0.8 else tphrases)
-            return list(words), resolve_time(ttable[words], ctx.business_hours)  # type: ignore[arg-type]
+def _time_builtin(lang: str) -> Builtin:
+    phrases = time_phrases(lang)
+    table: dict[tuple[str, ...], TimeMeaning] = {}
+    for w, m in phrases:
+        table.setdefault(w, m)  # the phrase tables are unambiguous (tested)
+    common = [p for p in phrases if p[1].minute % 15 == 0]
 
-        def parse_time(words: list[str], ctx: ParseContext) -> str | None:
-            meaning = ttable.get(tuple(words))
-            return None if meaning is None else resolve_time(meaning, ctx.business_hours)  # type: ignore[arg-type]
+    def sample_time(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        # people mostly say round times; odd minutes still appear in one draw of five
+        words, meaning = rng.choice(common if rng.random() < 0.8 else phrases)
+        return list(words), resolve_time(meaning, ctx.business_hours)
 
-        return Builtin(
-            name, lang, dfa_from_phrases(w for w, _ in tphrases), sample_time, parse_time
+    def parse_time(words: list[str], ctx: ParseContext) -> str | None:
+        meaning = table.get(tuple(words))
+        return None if meaning is None else resolve_time(meaning, ctx.business_hours)
+
+    return Builtin("time", lang, dfa_from_phrases(w for w, _ in phrases), sample_time, parse_time)
+
+
+def _number_builtin(lang: str) -> Builtin:
+    def sample_number(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        n = rng.choice([rng.randint(0, 20), rng.randint(0, 999), rng.randint(0, 9999)])
+        return number_words(n, lang), str(n)
+
+    def parse_integer(words: list[str], ctx: ParseContext) -> str | None:
+        value = measures.parse_decimal(words, lang)
+        return value if value is not None and value.isdigit() else None
+
+    return Builtin("number", lang, _numbers(0, 9999, lang), sample_number, parse_integer)
+
+
+def _quantity_builtin(lang: str) -> Builtin:
+    counters = measures.TR_COUNTERS if lang == "tr" else measures.EN_CONTAINERS
+    special = measures.TR_QUANTITY_WORDS if lang == "tr" else measures.EN_QUANTITY_WORDS
+    nums = _numbers(1, 100, lang)
+    if lang == "tr":
+        grammar = union(
+            concat(nums, optional(_words(*counters))),
+            dfa_from_phrases(special),
+            concat(_numbers(1, 10, lang), _words("düzine")),
         )
-    if name == "number":
-
-        def sample_number(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            n = rng.choice([rng.randint(0, 20), rng.randint(0, 999), rng.randint(0, 9999)])
-            return number_words(n, lang), str(n)
-
-        def parse_number_span(words: list[str], lang_: str) -> str | None:
-            return measures.parse_decimal(words, lang_) if "-" not in words else None
-
-        return Builtin(
-            name,
-            lang,
-            _numbers(0, 9999, lang),
-            sample_number,
-            wrap(lambda w, lg: v if (v := parse_number_span(w, lg)) and "." not in v else None),
+    else:
+        grammar = union(
+            concat(nums, optional(_words(*counters))),
+            concat(union(nums, _words("a")), _words(*counters), _words("of")),
+            dfa_from_phrases(special),
+            concat(_numbers(1, 10, lang), _words("dozen")),
         )
-    if name == "quantity":
-        counters = measures.TR_COUNTERS if lang == "tr" else measures.EN_CONTAINERS
-        special = measures.TR_QUANTITY_WORDS if lang == "tr" else measures.EN_QUANTITY_WORDS
-        nums = _numbers(1, 100, lang)
+
+    def sample_quantity(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        r = rng.random()
+        if r < 0.15:
+            words, n = rng.choice(list(special.items()))
+            return list(words), str(n)
+        n = rng.choice([rng.randint(1, 10), rng.randint(1, 10), rng.randint(1, 100)])
+        words_ = number_words(n, lang)
+        if r < 0.6:
+            unit = rng.choice(counters)
+            if lang == "en":
+                plural = [c for c in counters if c.endswith("s")]
+                unit = rng.choice(plural if n > 1 else [c for c in counters if c not in plural])
+                return [*words_, unit, "of"], str(n)
+            return [*words_, unit], str(n)
+        return words_, str(n)
+
+    return Builtin("quantity", lang, grammar, sample_quantity, _bind(measures.parse_quantity, lang))
+
+
+def _measure_builtin(lang: str) -> Builtin:
+    units = UNITS[lang]
+
+    def sample_measure(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        words, value = _spell_decimal(rng, lang, False, 0, 500)
+        unit = rng.choice(sorted(units))
+        return [*words, *unit.split()], f"{value} {units[unit]}"
+
+    return Builtin(
+        "measure",
+        lang,
+        concat(_decimal_grammar(lang, False), _words(*units)),
+        sample_measure,
+        _bind(measures.parse_measure, lang),
+    )
+
+
+def _temperature_builtin(lang: str) -> Builtin:
+    degrees = [" ".join(d) for d in DEGREES[lang]]
+
+    def sample_temperature(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        words, value = _spell_decimal(rng, lang, True, 0, 40)
+        return [*words, *rng.choice(degrees).split()], f"{value} °C"
+
+    return Builtin(
+        "temperature",
+        lang,
+        concat(_decimal_grammar(lang, True), _words(*degrees)),
+        sample_temperature,
+        _bind(measures.parse_temperature, lang),
+    )
+
+
+def _percent_builtin(lang: str) -> Builtin:
+    dec = _decimal_grammar(lang, False)
+    grammar = concat(_words("yüzde"), dec) if lang == "tr" else concat(dec, _words("percent"))
+
+    def sample_percent(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        words, value = _spell_decimal(rng, lang, False, 0, 100)
+        words = ["yüzde", *words] if lang == "tr" else [*words, "percent"]
+        return words, f"{value} %"
+
+    return Builtin("percent", lang, grammar, sample_percent, _bind(measures.parse_percent, lang))
+
+
+def _phone_builtin(lang: str) -> Builtin:
+    group = _numbers(0, 999, lang)
+    if lang == "en":
+        group = union(group, _words("oh"))
+    grammar = union(*(concat(*([group] * k)) for k in range(3, 12)))
+
+    def sample_phone(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
         if lang == "tr":
-            grammar = union(
-                concat(nums, optional(_words(*counters))),
-                dfa_from_phrases(special),
-                concat(_numbers(1, 10, lang), _words("düzine")),
-            )
-        else:
-            grammar = union(
-                concat(nums, optional(_words(*counters))),
-                concat(union(nums, _words("a")), _words(*counters), _words("of")),
-                dfa_from_phrases(special),
-                concat(_numbers(1, 10, lang), _words("dozen")),
-            )
-
-        def sample_quantity(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            r = rng.random()
-            if r < 0.15:
-                words, n = rng.choice(list(special.items()))
-                return list(words), str(n)
-            n = rng.choice([rng.randint(1, 10), rng.randint(1, 10), rng.randint(1, 100)])
-            words_ = number_words(n, lang)
-            if r < 0.6:
-                unit = rng.choice(counters)
-                if lang == "en":
-                    plural = [c for c in counters if c.endswith("s")]
-                    unit = rng.choice(plural if n > 1 else [c for c in counters if c not in plural])
-                    return [*words_, unit, "of"], str(n)
-                return [*words_, unit], str(n)
-            return words_, str(n)
-
-        return Builtin(name, lang, grammar, sample_quantity, wrap(measures.parse_quantity))
-    if name == "measure":
-        units = UNITS[lang]
-
-        def sample_measure(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            words, value = _spell_decimal(rng, lang, False, 0, 500)
-            unit = rng.choice(sorted(units))
-            return [*words, *unit.split()], f"{value} {units[unit]}"
-
-        return Builtin(
-            name,
-            lang,
-            concat(_decimal_grammar(lang, False), _words(*units)),
-            sample_measure,
-            wrap(measures.parse_measure),
-        )
-    if name == "temperature":
-        degrees = [" ".join(d) for d in DEGREES[lang]]
-
-        def sample_temperature(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            words, value = _spell_decimal(rng, lang, True, 0, 40)
-            return [*words, *rng.choice(degrees).split()], f"{value} °C"
-
-        return Builtin(
-            name,
-            lang,
-            concat(_decimal_grammar(lang, True), _words(*degrees)),
-            sample_temperature,
-            wrap(measures.parse_temperature),
-        )
-    if name == "percent":
-        dec = _decimal_grammar(lang, False)
-        grammar = concat(_words("yüzde"), dec) if lang == "tr" else concat(dec, _words("percent"))
-
-        def sample_percent(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            words, value = _spell_decimal(rng, lang, False, 0, 100)
-            words = ["yüzde", *words] if lang == "tr" else [*words, "percent"]
-            return words, f"{value} %"
-
-        return Builtin(name, lang, grammar, sample_percent, wrap(measures.parse_percent))
-    if name == "phone":
-        group = _numbers(0, 999, lang)
-        if lang == "en":
-            group = union(group, _words("oh"))
-        grammar = union(*(concat(*([group] * k)) for k in range(3, 12)))
-
-        def sample_phone(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            if lang == "tr":
-                groups = [
-                    0,
-                    rng.randint(50, 55) * 10 + rng.randint(1, 9),
-                    rng.randint(20, 99) * 10 + rng.randint(1, 9),
-                    rng.randint(1, 9) * 10 + rng.randint(1, 9),
-                    rng.randint(1, 9) * 10 + rng.randint(0, 9),
-                ]
-                digits = "".join(str(g) for g in groups)
-                return [w for g in groups for w in number_words(g, "tr")], "+90" + digits[1:]
-            digits = "".join(str(rng.randint(0, 9)) for _ in range(10))
-            words = [
-                "oh" if d == "0" and rng.random() < 0.5 else number_words(int(d), "en")[0]
-                for d in digits
+            groups = [
+                0,
+                rng.randint(50, 55) * 10 + rng.randint(1, 9),
+                rng.randint(20, 99) * 10 + rng.randint(1, 9),
+                rng.randint(1, 9) * 10 + rng.randint(1, 9),
+                rng.randint(1, 9) * 10 + rng.randint(0, 9),
             ]
-            return words, digits
+            digits = "".join(str(g) for g in groups)
+            return [w for g in groups for w in number_words(g, "tr")], "+90" + digits[1:]
+        digits = "".join(str(rng.randint(0, 9)) for _ in range(10))
+        words = [
+            "oh" if d == "0" and rng.random() < 0.5 else number_words(int(d), "en")[0]
+            for d in digits
+        ]
+        return words, digits
 
-        return Builtin(name, lang, grammar, sample_phone, wrap(measures.parse_phone))
-    if name == "serial":
-        letters = measures.LETTERS[lang]
-        item = union(_words(*letters), _numbers(0, 99, lang))
-        grammar = union(*(concat(*([item] * k)) for k in range(2, 9)))
+    return Builtin("phone", lang, grammar, sample_phone, _bind(measures.parse_phone, lang))
 
-        def sample_serial(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
-            names = rng.sample(sorted(letters), rng.randint(1, 3))
-            digits = [rng.randint(1, 9) for _ in range(rng.randint(2, 4))]
-            words = names + [number_words(d, lang)[0] for d in digits]
-            return words, "".join(letters[n] for n in names) + "".join(map(str, digits))
 
-        return Builtin(name, lang, grammar, sample_serial, wrap(measures.parse_serial))
-    raise KeyError(name)
+def _serial_builtin(lang: str) -> Builtin:
+    letters = measures.LETTERS[lang]
+    item = union(_words(*letters), _numbers(0, 99, lang))
+    grammar = union(*(concat(*([item] * k)) for k in range(2, 9)))
+
+    def sample_serial(rng: random.Random, ctx: ParseContext) -> tuple[list[str], str]:
+        names = rng.sample(sorted(letters), rng.randint(1, 3))
+        digits = [rng.randint(1, 9) for _ in range(rng.randint(2, 4))]
+        words = names + [number_words(d, lang)[0] for d in digits]
+        return words, "".join(letters[n] for n in names) + "".join(map(str, digits))
+
+    return Builtin("serial", lang, grammar, sample_serial, _bind(measures.parse_serial, lang))
+
+
+_BUILDERS: dict[str, Callable[[str], Builtin]] = {
+    "date": _date_builtin,
+    "time": _time_builtin,
+    "number": _number_builtin,
+    "quantity": _quantity_builtin,
+    "measure": _measure_builtin,
+    "temperature": _temperature_builtin,
+    "percent": _percent_builtin,
+    "phone": _phone_builtin,
+    "serial": _serial_builtin,
+}
 
 
 @lru_cache(maxsize=32)
@@ -317,7 +335,7 @@ def get_builtin(name: str, language: str) -> Builtin:
         raise KeyError(name)
     if language not in ("tr", "en"):
         raise KeyError(language)
-    return _build(name, language)
+    return _BUILDERS[name](language)
 
 
 def normalize(kind: str, text: str, language: str, ctx: ParseContext) -> str | None:

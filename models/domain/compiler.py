@@ -13,13 +13,17 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from models.domain.builtins import Builtin, get_builtin
+from models.domain.builtins import Builtin, ParseContext, get_builtin
 from models.domain.expand import Expander, split_placeholder
 from models.domain.fsa import Dfa, Nfa, TaggedIndex, determinize, dfa_from_phrases
 from models.domain.loader import Domain, ListSpec
 from models.domain.types import DomainSchemaError, DomainTemplateError, WordGraph
 from models.normalize.numbers import number_words
+
+if TYPE_CHECKING:
+    from models.domain.compiled import CompiledDomain
 
 log = logging.getLogger(__name__)
 INTENT_MARK = "\x03"
@@ -71,7 +75,9 @@ def _compile_list(spec: ListSpec, expander: Expander, language: str) -> Compiled
     return CompiledList(spec, dfa_from_phrases(lookup), lookup, variants)
 
 
-def compile_domain(domain: Domain, *, train_intent_model: bool = True, seed: int = 0):  # type: ignore[no-untyped-def]
+def compile_domain(
+    domain: Domain, *, train_intent_model: bool = True, seed: int = 0
+) -> CompiledDomain:
     """Compile a domain for the voice pipeline (see models.domain.compiled.CompiledDomain)."""
     from models.domain.compiled import CompiledDomain
 
@@ -169,7 +175,10 @@ def _tagged_nfa(skeleton: Dfa, lists: dict[str, CompiledList]) -> Nfa:
 
 
 def sample_words(
-    compiled_lists: dict[str, CompiledList], seq: tuple[str, ...], rng: random.Random, ctx: object
+    compiled_lists: dict[str, CompiledList],
+    seq: tuple[str, ...],
+    rng: random.Random,
+    ctx: ParseContext,
 ) -> tuple[list[str], dict[str, str], list[str]]:
     """Fill the placeholders of one expansion with random values: (words, expected slots,
     words with each value replaced by its list's class token "<list>")."""
@@ -185,7 +194,7 @@ def sample_words(
         delex.append(f"<{ph[0]}>")
         cl = compiled_lists[ph[0]]
         if cl.builtin is not None:
-            w, value = cl.builtin.sample(rng, ctx)  # type: ignore[arg-type]
+            w, value = cl.builtin.sample(rng, ctx)
         else:
             wt, value, _display = rng.choice(cl.variants)
             w = list(wt)

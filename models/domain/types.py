@@ -74,11 +74,12 @@ class WordGraph:
         if table is None:
             table = self.successors()
             object.__setattr__(self, "_succ", table)
-        state: int | None = self.start
+        state = self.start
         for w in words:
-            state = table.get(state, {}).get(w)  # type: ignore[arg-type]
-            if state is None:
+            nxt = table.get(state, {}).get(w)
+            if nxt is None:
                 return False
+            state = nxt
         return state in self.finals
 
     def vocabulary(self) -> frozenset[str]:
