@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Response
 from cloud_sync.cloud.auth import Viewer
 from cloud_sync.cloud.deps import DbDep
 from cloud_sync.cloud.errors import ApiError
-from cloud_sync.cloud.reports import ActivityReport, build_report, render_csv, render_pdf
+from cloud_sync.cloud.report_pdf import render_pdf
+from cloud_sync.cloud.reports import ActivityReport, build_report, render_csv
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
