@@ -186,3 +186,21 @@ def sqlite_cloud(sqlite_url: str) -> Iterator[Cloud]:
     c = start_cloud(sqlite_url)
     yield c
     stop_cloud(c)
+
+
+def assert_per_device_order(db: Database) -> int:
+    """Each device's events reached the cloud in `seq` order: sorted by seq, their receipt times
+    never go backwards. Returns how many devices were checked."""
+    from sqlalchemy import select
+
+    from cloud_sync.cloud.models import EventRow
+
+    with db.session() as s:
+        rows = s.execute(select(EventRow.device_id, EventRow.seq, EventRow.received_at)).all()
+    by_device: dict[str, list[tuple[int, Any]]] = {}
+    for device, seq, received in rows:
+        by_device.setdefault(device, []).append((seq, received))
+    for device, items in by_device.items():
+        times = [received for _, received in sorted(items, key=lambda i: i[0])]
+        assert times == sorted(times), f"{device}: events arrived out of order"
+    return len(by_device)

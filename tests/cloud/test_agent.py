@@ -17,7 +17,7 @@ from sqlalchemy import select
 from cloud_sync.agent import SyncAgent
 from cloud_sync.cloud.models import EventRow
 from cloud_sync.outbox import Outbox
-from tests.cloud.conftest import Cloud, start_cloud, stop_cloud
+from tests.cloud.conftest import Cloud, assert_per_device_order, start_cloud, stop_cloud
 from tests.cloud.factories import event, interaction, product, status
 
 
@@ -55,7 +55,7 @@ async def test_cloud_outage_loses_nothing_and_backlog_drains(db_url: str, tmp_pa
         poll_interval=0.05,
     )
     produced = []
-    async with agent:
+    async with asyncio.timeout(120), agent:
         for i in range(300):  # cloud down: everything waits in the outbox
             e = event(tenant, hub, interaction() if i % 2 else status(), device=f"d{i % 3}", seq=i)
             await outbox.aenqueue(e)
@@ -76,6 +76,7 @@ async def test_cloud_outage_loses_nothing_and_backlog_drains(db_url: str, tmp_pa
         await _drained(outbox, 30)
     stored = _stored(cloud2)
     assert sorted(stored) == sorted(str(e.id) for e in produced)
+    assert assert_per_device_order(cloud2.db) == 4
     exposition = generate_latest(agent.metrics.registry).decode()
     # the gauges are refreshed once per send cycle, so only their presence is certain here
     assert "arma_outbox_depth " in exposition and "arma_outbox_oldest_age_seconds " in exposition

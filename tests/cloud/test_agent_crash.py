@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from cloud_sync.cloud.models import DeviceStatusRow, EventRow, Order
 from cloud_sync.events import Event
 from cloud_sync.outbox import Outbox
-from tests.cloud.conftest import start_cloud, stop_cloud
+from tests.cloud.conftest import assert_per_device_order, start_cloud, stop_cloud
 from tests.cloud.factories import event, interaction, order_request, product, status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +170,7 @@ def test_kill_9_mid_send_loses_and_duplicates_nothing(db_url: str, tmp_path: Pat
             f"stored {len(stored)}, produced {len(expected)}, missing {len(expected - got)}, "
             f"unexpected {len(got - expected)}, kills in the window {window_hits}"
         )
+        assert assert_per_device_order(cloud.db) == 5
         n_orders = sum(e.type == "order.requested" for e in produced)
         assert orders == n_orders and len(order_events) == n_orders
         assert status_rows == sum(e.type == "device.status" for e in produced)
