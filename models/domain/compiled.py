@@ -315,6 +315,20 @@ class CompiledDomain:
             out.append((SampleSentence(" ".join(words), name, slots), delex))
         return out
 
+    def _fill_with_unknowns(
+        self, delex: list[str], nouns: list[list[str]], rng: random.Random, ctx: ParseContext
+    ) -> list[str]:
+        out: list[str] = []
+        for tok in delex:
+            cl = self.lists.get(tok[1:-1]) if tok.startswith("<") else None
+            if cl is None:
+                out.append(tok)
+            elif cl.builtin is not None:
+                out.extend(cl.builtin.sample(rng, ctx)[0])
+            else:
+                out.extend(rng.choice(nouns))
+        return out
+
     def train_intent_model(self, seed: int = 0) -> None:
         """(Re)train the int8 ONNX intent model from sampled, noised domain sentences.
 
@@ -332,6 +346,18 @@ class CompiledDomain:
             examples.append((corrupt(words, rng, self.language), s.intent))
             examples.append((delex, s.intent))
             examples.append((corrupt(delex, rng, self.language), s.intent))
+        # the domain's own sentences about things the tenant does not have ("telefon almak
+        # istiyorum", "benzin fiyatı ne kadar"): the catalog is known at compile time, so an
+        # unknown name in a catalog slot means "not for us"
+        nouns = _ood_nouns(self.language)
+        ctx = self.context(datetime.now(UTC))
+        for _s, delex in drawn[: len(drawn) // 3]:
+            if any(
+                t[1:-1] in self.lists and self.lists[t[1:-1]].builtin is None
+                for t in delex
+                if t.startswith("<")
+            ):
+                examples.append((self._fill_with_unknowns(delex, nouns, rng, ctx), NONE_LABEL))
         ood = _ood_sentences(self.language)
         for _ in range(max(per, len(ood)) * 3):
             words = rng.choice(ood)
@@ -339,6 +365,10 @@ class CompiledDomain:
                 (corrupt(words, rng, self.language) if rng.random() < 0.5 else words, NONE_LABEL)
             )
         self.intent_model = train_intent_model(examples, seed=seed)
+
+
+def _ood_nouns(language: str) -> list[list[str]]:
+    return [s for s in _ood_sentences(language, "nouns") if s]
 
 
 def _span_pairs(tags: tuple[TagEvent, ...]) -> list[tuple[TagEvent, TagEvent]]:
@@ -353,7 +383,7 @@ def _span_pairs(tags: tuple[TagEvent, ...]) -> list[tuple[TagEvent, TagEvent]]:
     return pairs
 
 
-def _ood_sentences(language: str) -> list[list[str]]:
-    path = OOD_DIR / f"ood_{language}.txt"
+def _ood_sentences(language: str, kind: str = "ood") -> list[list[str]]:
+    path = OOD_DIR / f"{kind}_{language}.txt"
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     return [tokenize(ln, language) for ln in lines if ln and not ln.startswith("#")]
