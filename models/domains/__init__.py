@@ -1,0 +1,1 @@
+"""Example domain files (YAML) shipped with the package; see docs/domain.md."""
