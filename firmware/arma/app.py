@@ -49,7 +49,7 @@ class Device:
         self.client.subscribe(proto.device_topic(self.id, "play"), 0)
         a = cfg["audio"]
         self.uplink = audio.Uplink(a["codec"], a["frame_ms"])
-        self.play = audio.PlayQueue()
+        self.play = audio.PlayQueue(a["play_queue"])
         self.speaker = audio.Speaker()
         self.cmds = []
         self.cmd_event = asyncio.Event()
@@ -84,7 +84,8 @@ class Device:
     def _dispatch(self, kind, payload):
         # the same hub messages arrive over MQTT or BLE
         if kind == "play":
-            self.play.put(proto.decode_frame(payload))
+            frame = proto.decode_frame(payload)  # validated here, stored as received
+            self.play.put(frame.session, payload)
         elif kind == "cmd":
             msg = proto.decode_json("cmd", payload)
             if len(self.cmds) >= _CMD_QUEUE:

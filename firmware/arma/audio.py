@@ -5,7 +5,7 @@
 import asyncio
 from array import array
 
-from arma import adpcm_fast, proto
+from arma import adpcm_fast, log, proto
 from micropython import const
 
 _TOPIC_MAX = const(96)
@@ -89,8 +89,10 @@ def _varint(n, out):
 
 
 class PlayQueue:
-    # Reply frames for the current session; bounded, the oldest frame is dropped on overflow.
-    def __init__(self, maxlen=64):
+    # Reply frames for the current session, kept as the received bytes (about 180 B per 20 ms
+    # ADPCM frame) and parsed again when played. Bounded: on overflow the oldest frame is dropped,
+    # counted and logged once per session. The hub is expected to send at about real time.
+    def __init__(self, maxlen=150):
         self.maxlen = maxlen
         self.items = []
         self.dropped = 0
@@ -99,28 +101,31 @@ class PlayQueue:
 
     def reset(self, session):
         self.session = session
+        self.dropped = 0
         self.items = []
         self.event.clear()
 
-    def put(self, frame):
-        if frame.session != self.session:
+    def put(self, session, raw):
+        if session != self.session:
             return False
         if len(self.items) >= self.maxlen:
             self.items.pop(0)
+            if not self.dropped:
+                log.warn("play", "reply arrives faster than it plays: dropping oldest frames")
             self.dropped += 1
-        self.items.append(frame)
+        self.items.append(raw)
         self.event.set()
         return True
 
     async def get(self, timeout_ms):
-        # the next frame, or None when nothing came within timeout_ms
+        # the next frame (parsed), or None when nothing came within timeout_ms
         while not self.items:
             self.event.clear()
             try:
                 await asyncio.wait_for_ms(self.event.wait(), timeout_ms)
             except asyncio.TimeoutError:
                 return None
-        return self.items.pop(0)
+        return proto.decode_frame(self.items.pop(0))
 
 
 class Speaker:

@@ -29,6 +29,7 @@ DEFAULTS = {
         "silence_ms": 1500,
         "silence_peak": 600,
         "min_ms": 400,
+        "play_queue": 150,
         "volume": 70,
     },
     "timeouts": {"reply_ms": 10000, "play_gap_ms": 3000, "wifi_ms": 15000},

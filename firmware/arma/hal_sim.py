@@ -1,7 +1,8 @@
 # Simulated HAL for the MicroPython unix port, same methods as hal.Hal. Config "sim" section:
 #   mic_wav      16 kHz mono PCM16 WAV the microphone plays (then silence)
 #   ctl_dir      the button is held while the file <ctl_dir>/button exists
-#   out_dir      the speaker records each reply to <out_dir>/play-<session>.raw (PCM16LE)
+#   out_dir      the speaker records each reply to <out_dir>/play-<session>.raw (PCM16LE),
+#                taking real time to play it
 #   battery_mv   fake ADC reading (drains 1 mV per minute of uptime); wifi_fail_first: N
 # Every LED change and reset is logged so a test can follow the device from its console.
 import asyncio
@@ -36,6 +37,7 @@ class Hal:
         self._mic = None
         self._next_ms = self._t0
         self._spk = None
+        self._play_ms = self._t0
         self.volume = cfg["audio"]["volume"]
         self.led_state = "off"
         self.fed = 0
@@ -99,13 +101,17 @@ class Hal:
 
     def speaker_start(self, session):
         self._spk = open("%s/play-%d.raw" % (self._out, session), "wb")
+        self._play_ms = time.ticks_ms()
         log.info(_TAG, "speaker on session=%d volume=%d" % (session, self.volume))
 
-    async def speaker_write(self, pcm):
+    def speaker_write(self, pcm):
+        # awaitable, paced like the I2S DMA: 16 kHz x 2 bytes = 32 bytes per millisecond
         if self._spk is None:
             raise OSError("speaker not started")
         self._spk.write(pcm)
-        await asyncio.sleep_ms(0)
+        self._play_ms = time.ticks_add(self._play_ms, len(pcm) // 32)
+        wait = time.ticks_diff(self._play_ms, time.ticks_ms())
+        return asyncio.sleep_ms(wait if wait > 0 else 0)
 
     def speaker_stop(self):
         if self._spk:

@@ -55,7 +55,6 @@ def _reply(peer: HubPeer, session: int, pcm: bytes, frame_samples: int = 320) ->
 
 
 def _tone(n: int, freq: int = 440) -> bytes:
-
     return struct.pack(
         f"<{n}h", *(int(6000 * math.sin(2 * math.pi * freq * i / 16000)) for i in range(n))
     )
@@ -245,3 +244,36 @@ def test_wifi_backoff_and_offline_queue(mosquitto, device_factory, hub_peer_fact
     device.wait_line(r"connected \(2\)", 15, mark)
     event = peer.wait_json(DEV, "event", 10, type="button")
     assert event["action"] == "press"
+
+
+def test_reply_burst_beyond_the_play_queue(mosquitto, device_factory, hub_peer_factory):
+    # A hub that sends a 4 s reply in one burst: the device holds play_queue frames (here 100 =
+    # 2 s), drops the oldest beyond that, says so, plays the rest in real time and goes idle.
+    peer = hub_peer_factory(mosquitto.port)
+    device = device_factory(mosquitto.port, audio={"play_queue": 100}).start()
+    peer.wait_json(DEV, "status", 15, state="online")
+    mark = device.mark()
+    session, _frames = _session(device, peer)
+    started = time.monotonic()
+    n = 200 * 320  # a rising chirp: no two frames alike
+    chirp = [int(6000 * math.sin(2 * math.pi * (150 + i / 40) * i / 16000)) for i in range(n)]
+    expected = _reply(peer, session, struct.pack(f"<{n}h", *chirp))
+    m = device.wait_line(rf"played (\d+) frames of session {session}", 15, mark)
+    elapsed = time.monotonic() - started
+    played = int(m.group(1))
+    device.wait_line(r"reply arrives faster than it plays", 1, mark)
+    assert 100 <= played < 200, played
+    # what was played is reply frames in order (a gap where the oldest were dropped), nothing
+    # invented and the end intact
+    audio = device.played(session)
+    size = len(expected[0])  # 640 B of PCM per 20 ms frame
+    chunks = [audio[i : i + size] for i in range(0, len(audio), size)]
+    assert len(chunks) == played
+    positions, at = [], 0
+    for c in chunks:  # each played frame is a later reply frame than the one before
+        at = expected.index(c, at)
+        positions.append(at)
+        at += 1
+    assert positions[-1] == len(expected) - 1
+    assert elapsed >= played * 0.02 * 0.9, "the simulated speaker plays in real time"
+    device.wait_line(r"led: idle", 5, mark)
