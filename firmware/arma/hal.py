@@ -21,6 +21,8 @@ _LED_COLOURS = {
     "identify": (40, 40, 40),
     "updating": (30, 0, 30),
 }
+_F_WRITE_NR = const(0x0004)
+_F_WRITE = const(0x0008)
 _BATT_DIVIDER = const(2)  # 100k/100k divider on the battery sense pin
 
 
@@ -171,7 +173,14 @@ class BleRadio:
         spec = []
         for uuid, chars in services:
             spec.append((bluetooth.UUID(uuid), tuple((bluetooth.UUID(c), f) for c, f in chars)))
-        return self._ble.gatts_register_services(tuple(spec))  # type: ignore[arg-type]
+        handles = self._ble.gatts_register_services(tuple(spec))  # type: ignore[arg-type]
+        # writable characteristics default to a 20-byte value buffer: room for a whole ATT
+        # payload at the MTU we ask for (247 - 3), or longer writes arrive truncated
+        for (_uuid, chars), hs in zip(services, handles):
+            for (_c, flags), h in zip(chars, hs):
+                if flags & (_F_WRITE | _F_WRITE_NR):
+                    self._ble.gatts_set_buffer(h, 244)
+        return handles
 
     def advertise(self, service_uuid):
         name = self._name.encode()
