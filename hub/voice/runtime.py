@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from cloud_sync.events import Event
 from cloud_sync.outbox import Outbox
 from hub.voice.catalog import LocalCatalog
 from hub.voice.dialogue import Dialogue
+from hub.voice.homeassistant import HomeAssistantDiscovery
 from hub.voice.service import Conversation, PlayTarget, Publisher, VoiceService
 from hub.voice.tts import CachedSynthesizer, EspeakSynthesizer, Synthesizer
 from models.domain import CompiledDomain, compile_domain, domain_from_dict
@@ -113,8 +114,13 @@ class VoiceRuntime:
         hub_id: str,
         publisher: Publisher | None = None,
         synthesizer: Synthesizer | None = None,
+        devices: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.config = config
+        self.devices = devices
+        self.discovery = (
+            HomeAssistantDiscovery(publisher, hub_id) if publisher is not None else None
+        )
         self.outbox = Outbox(config.data_dir / "outbox.sqlite3")
         self.agent: SyncAgent | None = None
         if config.cloud_url and config.hub_token:
@@ -178,19 +184,33 @@ class VoiceRuntime:
         async with contextlib.AsyncExitStack() as stack:
             if self.agent is not None:
                 await stack.enter_async_context(self.agent)
-                if self.agent.sync_document is None:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(10):
-                            while not await self.agent.pull_sync():
-                                await asyncio.sleep(0.5)
+                # the agent pulls the sync document as it starts; wait a little for a first
+                # copy, else run on the cached one (or none: catalog answers then fail politely)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(10):
+                        while self.agent.sync_document is None:
+                            await asyncio.sleep(0.1)
                 doc = self.agent.sync_document
                 catalog = LocalCatalog.from_sync_document(doc) if doc else None
             else:
                 catalog = None
             await asyncio.to_thread(self._load, catalog)
             self.ready.set()
-            await self.service.run(stop)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.service.run(stop))
+                if self.discovery is not None and self.devices is not None:
+                    tg.create_task(self._announce(stop))
         await asyncio.to_thread(self.outbox.close)
+
+    async def _announce(self, stop: asyncio.Event) -> None:
+        """Home Assistant discovery for every device the hub knows, new ones as they come."""
+        assert self.discovery is not None and self.devices is not None
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # broker away: try again next round
+                await self.discovery.announce(self.devices())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await stop.wait()
 
     def _ids(self) -> tuple[uuid.UUID, uuid.UUID]:
         doc = self.agent.sync_document if self.agent else None

@@ -12,6 +12,7 @@ speaker); a session whose frames stall for `stall_s` is ended with what arrived.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -29,6 +30,7 @@ from firmware.arma import proto
 from hub.messages import AudioFrame
 from hub.voice.assembler import FrameAssembler
 from hub.voice.dialogue import Dialogue, Turn
+from hub.voice.homeassistant import last_intent_topic
 from hub.voice.tts import SynthesisError, Synthesizer
 from models.domain import Understanding
 from models.engine import EndpointEvent, Engine, Result
@@ -63,13 +65,15 @@ class Conversation:
     dialogue: Dialogue
     utterance: Utterance | None = None
     last_activity: float = field(default_factory=time.monotonic)
+    # sessions already answered: their late frames (after the VAD's endpoint) are dropped
+    finished: collections.deque[int] = field(default_factory=lambda: collections.deque(maxlen=16))
 
 
 @dataclass
 class Utterance:
     session: int
     assembler: FrameAssembler
-    queue: asyncio.Queue[bytes]
+    queue: asyncio.Queue[tuple[bytes, float]]  # (PCM chunk, monotonic arrival time)
     started: float = field(default_factory=time.monotonic)
     last_frame: float = field(default_factory=time.monotonic)
     ended_at: float | None = None  # monotonic time the device's END frame was put in order
@@ -85,6 +89,7 @@ class VoiceStats:
     frames_rejected: int = 0
     overflows: int = 0
     stalls: int = 0
+    errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # end of speech → first reply frame
 
 
@@ -166,6 +171,8 @@ class VoiceService:
                 return
             conv = self.conversations[msg.device_id] = self._conversation_for(msg.device_id)
         utt = conv.utterance
+        if msg.session in conv.finished:
+            return
         if utt is None or utt.session != msg.session:
             if utt is not None and utt.ended_at is None:  # a new session abandons the old one
                 self._end_input(utt)
@@ -192,7 +199,7 @@ class VoiceService:
 
     def _put(self, utt: Utterance, chunk: bytes) -> None:
         try:
-            utt.queue.put_nowait(chunk)
+            utt.queue.put_nowait((chunk, time.monotonic()))
         except asyncio.QueueFull:
             self.stats.overflows += 1
             log.warning("utterance %d longer than the buffer: ending it", utt.session)
@@ -201,16 +208,14 @@ class VoiceService:
     def _end_input(self, utt: Utterance) -> None:
         if utt.ended_at is not None:
             return
+        utt.ended_at = now = time.monotonic()
         for chunk in utt.assembler.flush():
             with contextlib.suppress(asyncio.QueueFull):
-                utt.queue.put_nowait(chunk)
-        utt.ended_at = time.monotonic()
-        with contextlib.suppress(asyncio.QueueFull):
-            utt.queue.put_nowait(_END)
-        if utt.queue.full():  # no room for the end marker: make some
+                utt.queue.put_nowait((chunk, now))
+        if utt.queue.full():  # no room for the end marker: the newest audio gives way
             with contextlib.suppress(asyncio.QueueEmpty):
                 utt.queue.get_nowait()
-            utt.queue.put_nowait(_END)
+        utt.queue.put_nowait((_END, now))
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         if self._tg is None:
@@ -220,18 +225,32 @@ class VoiceService:
 
     # -- recognition -------------------------------------------------------------------------
     async def _recognise(self, device_id: str, conv: Conversation, utt: Utterance) -> None:
+        try:
+            await self._recognise_and_answer(device_id, conv, utt)
+        except Exception:  # one broken utterance must not take the other devices down
+            self.stats.errors += 1
+            log.exception("voice session %d of %s failed", utt.session, device_id)
+        finally:
+            if conv.utterance is utt:
+                conv.utterance = None
+            conv.finished.append(utt.session)
+
+    async def _recognise_and_answer(
+        self, device_id: str, conv: Conversation, utt: Utterance
+    ) -> None:
         loop = asyncio.get_running_loop()
         session = conv.engine.new_session()
         event: EndpointEvent | None = None
+        speech_end = time.monotonic()
         while event is None or event.result is None:
-            chunk = await utt.queue.get()
+            # latency is measured from the arrival of the audio that ended the utterance
+            chunk, speech_end = await utt.queue.get()
             if chunk == _END:
                 event = await loop.run_in_executor(self._infer, session.finish)
                 break
             event = await loop.run_in_executor(self._infer, session.feed, chunk)
-        speech_end = time.monotonic()
         if utt.ended_at is None:  # the VAD heard the end first: stop taking this session's audio
-            utt.ended_at = speech_end
+            utt.ended_at = time.monotonic()
         result = event.result if event is not None else None
         if result is None:
             return
@@ -246,8 +265,6 @@ class VoiceService:
         )
         conv.last_activity = time.monotonic()
         await self._respond(device_id, conv, result, turn, utt.session, speech_end)
-        if conv.utterance is utt:
-            conv.utterance = None
 
     # -- replies and events ------------------------------------------------------------------
     async def _respond(
@@ -274,9 +291,11 @@ class VoiceService:
                 "reply": turn.reply,
                 "timings_ms": {k: round(v, 1) for k, v in result.timings.items()},
             }
+            data = json.dumps(payload).encode()
             with contextlib.suppress(Exception):  # integrations are best effort
+                await self.publisher.publish(proto.hub_topic(self.hub_id, "intent"), data, qos=1)
                 await self.publisher.publish(
-                    proto.hub_topic(self.hub_id, "intent"), json.dumps(payload).encode(), qos=1
+                    last_intent_topic(self.hub_id, device_id), data, qos=1, retain=True
                 )
         if self.events is not None:
             if result is not None:

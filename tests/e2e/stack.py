@@ -29,10 +29,38 @@ from tests.support.mosquitto import free_port
 
 WEEK = {d: [["09:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 OFFERINGS = [
-    {"kind": "service", "name": "saç kesimi", "price": "500", "tax_rate": "0.20", "duration_minutes": 45, "capacity": 1},
-    {"kind": "service", "name": "manikür", "price": "300", "tax_rate": "0.20", "duration_minutes": 30, "capacity": 2},
-    {"kind": "product", "name": "moisturiser", "price": "375", "tax_rate": "0.20", "stock": 10, "sku": "MOI-1"},
-    {"kind": "product", "name": "shampoo", "price": "150", "tax_rate": "0.20", "stock": 5, "sku": "SHA-1"},
+    {
+        "kind": "service",
+        "name": "saç kesimi",
+        "price": "500",
+        "tax_rate": "0.20",
+        "duration_minutes": 45,
+        "capacity": 1,
+    },
+    {
+        "kind": "service",
+        "name": "manikür",
+        "price": "300",
+        "tax_rate": "0.20",
+        "duration_minutes": 30,
+        "capacity": 2,
+    },
+    {
+        "kind": "product",
+        "name": "moisturiser",
+        "price": "375",
+        "tax_rate": "0.20",
+        "stock": 10,
+        "sku": "MOI-1",
+    },
+    {
+        "kind": "product",
+        "name": "shampoo",
+        "price": "150",
+        "tax_rate": "0.20",
+        "stock": 5,
+        "sku": "SHA-1",
+    },
 ]
 
 
@@ -46,8 +74,11 @@ def speak(text: str, language: str) -> bytes:
         else:
             cmd = ["flite", "-voice", "slt", "-t", text, "-o", str(raw)]
         subprocess.run(cmd, check=True, capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
+            check=True,
+            capture_output=True,
+        )
         data = out.read_bytes()
     return data[44:]  # sox writes a canonical 44-byte header for this format
 
@@ -62,7 +93,9 @@ class VoiceStack:
     broker: BrokerProcess
     offerings: dict[str, str] = field(default_factory=dict)  # name -> id
 
-    async def say(self, device_id: str, text: str, language: str, timeout: float = 60) -> tuple[int, bytes]:
+    async def say(
+        self, device_id: str, text: str, language: str, timeout: float = 60
+    ) -> tuple[int, bytes]:
         """Stream a spoken request in real time; wait for the whole reply; return (session, PCM)."""
         device = self.devices[device_id]
         pcm = await asyncio.to_thread(speak, text, language)
@@ -86,7 +119,10 @@ def reply_seconds(pcm: bytes) -> float:
 
 @contextlib.asynccontextmanager
 async def voice_stack(
-    tmp_path: Path, db_url: str, devices: dict[str, str], cloud_port: int = 0,
+    tmp_path: Path,
+    db_url: str,
+    devices: dict[str, str],
+    cloud_port: int = 0,
     configure: Callable[[VoiceConfig], None] | None = None,
 ) -> AsyncIterator[VoiceStack]:
     """`devices`: device id -> language. The cloud may be stopped and restarted by the test."""
@@ -112,12 +148,22 @@ async def voice_stack(
     hub = Hub(settings)
     config = VoiceConfig(
         domains={"tr": DOMAINS_DIR / "salon_tr.yaml", "en": DOMAINS_DIR / "shop_en.yaml"},
-        device_languages=devices, data_dir=data_dir, cloud_url=cloud.url, hub_token=hub_token,
-        cloud_hub_id=str(cloud_hub_id), tenant_id=str(tenant_id),
+        device_languages=devices,
+        data_dir=data_dir,
+        cloud_url=cloud.url,
+        hub_token=hub_token,
+        cloud_hub_id=str(cloud_hub_id),
+        tenant_id=str(tenant_id),
     )
     if configure is not None:
         configure(config)
-    runtime = VoiceRuntime(config, HubPlay(hub), hub_id=settings.hub_id, publisher=HubPublish(hub))
+    runtime = VoiceRuntime(
+        config,
+        HubPlay(hub),
+        hub_id=settings.hub_id,
+        publisher=HubPublish(hub),
+        devices=lambda: [r.device_id for r in hub.registry.all()],
+    )
     hub.audio_sink = runtime.service
     sims = {
         d: SimDevice(SimConfig(d, "127.0.0.1", broker.port, c.mqtt_username, c.mqtt_password))
@@ -167,7 +213,9 @@ class HubPublish:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
         await self.hub.links[0].publish(topic, payload, qos=qos, retain=retain)  # type: ignore[attr-defined]
 
 
