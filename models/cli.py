@@ -69,6 +69,8 @@ def _eval(args: argparse.Namespace) -> int:
         argv.append("--quick")
     if args.no_peer:
         argv.append("--no-peer")
+    if args.update_manifest:
+        argv.append("--update-manifest")
     return run.main(argv)
 
 
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--quick", action="store_true", help="small set (minutes)")
     p_eval.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
     p_eval.add_argument("--out", type=Path, default=Path("eval-out"))
+    p_eval.add_argument("--update-manifest", action="store_true")
     p_eval.set_defaults(func=_eval)
 
     args = parser.parse_args(argv)

@@ -95,6 +95,8 @@ class WhisperRunner:
         beam: int = 8,
         max_tokens: int = 64,
         min_syllables: int = 0,
+        opening_beam: int = 24,
+        opening_steps: int = 3,
     ) -> tuple[Hypothesis | None, Hypothesis]:
         """(best complete path through the automaton or None, free greedy transcription).
 
@@ -103,6 +105,8 @@ class WhisperRunner:
         does not beat the long one that was said. The search stops once ``beam`` paths have
         finished. A free greedy row rides in the same batch: its mean log-probability is
         the yardstick for how well the best constrained path explains the audio.
+        The first ``opening_steps`` tokens keep ``opening_beam`` paths: the first word is
+        where the domain offers the most choices and the audio helps least.
         A path may end only once it has ``min_syllables`` (from the speech duration): a
         one-word command cannot end the search over three seconds of speech.
         """
@@ -114,7 +118,8 @@ class WhisperRunner:
         free_tokens: list[int] = []
         free_lp, free_done = 0.0, False
         free_row = 0  # the free row shares the prompt row at first
-        for _ in range(max_tokens):
+        for step in range(max_tokens):
+            width = max(beam, opening_beam) if step < opening_steps else beam
             if not free_done:
                 token = int(np.argmax(logprobs[free_row]))
                 free_lp += float(logprobs[free_row, token])
@@ -129,20 +134,20 @@ class WhisperRunner:
                 lp_row = logprobs[row]
                 best = float(lp_row.max())
                 lp_allowed = lp_row[allowed]
-                for j in np.argsort(-lp_allowed)[:beam]:
+                for j in np.argsort(-lp_allowed)[:width]:
                     lp = float(lp_allowed[j])
                     candidates.append((score + lp, regret + best - lp, row, int(allowed[j])))
             candidates.sort(key=lambda c: -c[0])
             next_live: list[tuple[tuple[int, ...], float, float, int]] = []
             parents: list[int] = []
-            for score, regret, row, token in candidates[: 2 * beam]:
+            for score, regret, row, token in candidates[: 2 * width]:
                 toks, _, _, state = live[row]
                 if token == eot:
                     # an ending counts only if it ranks among the best `beam` candidates, so
                     # a domain full of one-word commands cannot end the search at once
-                    if len(next_live) < beam and self._long_enough(toks, automaton, min_syllables):
+                    if len(next_live) < width and self._long_enough(toks, automaton, min_syllables):
                         finished.append(Hypothesis(toks, score, regret, True))
-                elif len(next_live) < beam:
+                elif len(next_live) < width:
                     next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
                     parents.append(row)
             if not next_live or len(finished) >= beam:

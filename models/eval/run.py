@@ -250,6 +250,26 @@ def model_size_bytes() -> int:
     return sum(meta["bytes"] for meta in built.info["artifacts"].values())
 
 
+def _record(summary: dict[str, Any]) -> None:
+    from models.asr.build import ensure_built, update_manifest
+
+    measured = {
+        "command": summary["command"],
+        "peak_rss_mb": round(summary["peak_rss_mb"]),
+        "arma": {
+            f"{r['language']} {r['snr']}": {
+                "command_accuracy": round(r["accuracy"], 3),
+                "wer": round(r["wer"], 3),
+                "false_accept": round(r["false_accept"], 3),
+                "p50_ms": round(r["p50_ms"]),
+            }
+            for r in summary["rows"]
+            if r["system"] == "arma"
+        },
+    }
+    update_manifest(ensure_built().info, measured)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arma-models eval")
     parser.add_argument("--quick", action="store_true", help="4 sentences a domain, clean + 9 dB")
@@ -260,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", default="tr,en")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path, default=Path("eval-out"))
+    parser.add_argument(
+        "--update-manifest", action="store_true", help="record the figures in models/manifest.json"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     n = args.n or (4 if args.quick else 20)
@@ -287,5 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     plot_accuracy(summary, args.out / "accuracy_vs_snr.png")
+    if args.update_manifest:
+        _record(summary)
     print(render_table(summary))
     return 0

@@ -97,5 +97,6 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
             if voice.pitch:
                 cmd += ["--setf", f"int_f0_target_mean={100 + voice.pitch}"]
             _run([*cmd, "-t", text, "-o", str(raw)])
-        _run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)])
+        # -D: no dither, so the same text gives the same samples on every run
+        _run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)])
         return read_wav(out)

@@ -21,7 +21,10 @@ from models.eval.synth import Voice, synthesize
 from models.vad import EndpointKind
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-ESPEAK_TR = Voice("espeak", "tr", "tr", 0.8)
+# tr+f2: with the plain `tr` voice at this rate Whisper often loses the opening "yarın saat
+# üçte" and the search drops it (a measured weakness; see docs/speech.md), so the end-to-end
+# case uses a voice the evaluation shows is read reliably.
+ESPEAK_TR = Voice("espeak", "tr+f2", "tr", 0.8, 60)
 FLITE = Voice("flite", "slt", "en")
 
 
