@@ -64,7 +64,7 @@ def _build(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from models.eval import run
 
-    argv = ["--out", str(args.out)]
+    argv = ["--out", str(args.out), "--seed", str(args.seed)]
     if args.quick:
         argv.append("--quick")
     if args.no_peer:
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
     p_eval.add_argument("--out", type=Path, default=Path("eval-out"))
     p_eval.add_argument("--update-manifest", action="store_true")
+    p_eval.add_argument("--seed", type=int, default=11, help="sentence and voice draw")
     p_eval.set_defaults(func=_eval)
 
     args = parser.parse_args(argv)
