@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -226,7 +227,11 @@ class SyncAgent:
     # -- sync document
     async def _sync_loop(self) -> None:
         while True:
-            await self.pull_sync()
+            try:
+                await self.pull_sync()
+            except Exception:  # the catalog pull must never take event sending down with it
+                self.metrics.sync_pulls.labels(result="error").inc()
+                log.exception("sync pull failed; keeping the cached copy")
             self._sync_now.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.sync_interval):
@@ -260,7 +265,8 @@ class SyncAgent:
 
     def _write_cache(self, content: dict[str, Any]) -> None:
         assert self.sync_cache is not None
-        tmp = self.sync_cache.with_suffix(".tmp")
+        # a name of its own per write: two pulls racing must not rename each other's file
+        tmp = self.sync_cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
             json.dump(content, fh)
             fh.flush()

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--hub-id", default="hub-1")
     u.add_argument("--sim-telemetry-s", type=float, default=5.0)
     u.add_argument("--sim-button-s", type=float, default=30.0)
+    u.add_argument("--voice", action="store_true",
+                   help="also the cloud API (SQLite), the voice pipeline and two talking devices")
+    u.add_argument("--cloud-port", type=int, default=8090)
 
     r = sub.add_parser("run", parents=[data], help="the hub only (broker runs elsewhere)")
     r.add_argument("--http", type=host_port, default=("127.0.0.1", 8080))
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                     hub_id=args.hub_id,
                     sim_telemetry_s=args.sim_telemetry_s,
                     sim_button_s=args.sim_button_s,
+                    voice=args.voice,
+                    cloud_port=args.cloud_port,
                 )
             )
         settings = HubSettings(

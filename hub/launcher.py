@@ -39,6 +39,8 @@ class UpOptions:
     hub_id: str = "hub-1"
     sim_telemetry_s: float = 5.0
     sim_button_s: float = 30.0
+    voice: bool = False  # also the cloud API, the voice runtime and two talking devices
+    cloud_port: int = 8090
 
 
 def provision_sims(store: CredentialStore, count: int) -> Path:
@@ -93,9 +95,17 @@ def up(opts: UpOptions) -> int:
     store = CredentialStore(opts.data_dir)
     broker = BrokerProcess(opts.data_dir, opts.mqtt_port)
     sim_proc: subprocess.Popen[bytes] | None = None
+    cloud_proc: subprocess.Popen[bytes] | None = None
     try:
         store.hub_credentials()
         sim_file = provision_sims(store, opts.sims) if opts.sims else None
+        if opts.voice:
+            from hub import demo
+
+            opts.data_dir.mkdir(parents=True, exist_ok=True)
+            talkers = demo.provision_talkers(store, opts.mqtt_port)
+            cloud_proc = demo.start_cloud(opts.data_dir, opts.cloud_port)
+            cloud = demo.seed_cloud(opts.data_dir, f"http://127.0.0.1:{opts.cloud_port}")
         broker.start()
         if sim_file is not None:
             sim_proc = subprocess.Popen(
@@ -123,6 +133,11 @@ def up(opts: UpOptions) -> int:
             http_port=opts.http_port,
         )
         hub = Hub(settings)
+        if opts.voice:
+            runtime = demo.voice_runtime(hub, opts.data_dir, cloud)
+            ready = lambda h: print(banner(h, opts, opts.sims) + demo.banner(cloud), flush=True)  # noqa: E731
+            asyncio.run(demo.serve_all(hub, runtime, talkers, ready))
+            return 0
         asyncio.run(
             serve_until_signal(hub, lambda h: print(banner(h, opts, opts.sims), flush=True))
         )
@@ -134,6 +149,8 @@ def up(opts: UpOptions) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut cleanup
         if sim_proc is not None:
             _stop_child(sim_proc, "arma-sim")
+        if cloud_proc is not None:
+            _stop_child(cloud_proc, "cloud API")
         broker.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

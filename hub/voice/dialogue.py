@@ -176,6 +176,9 @@ class Dialogue:
         offering = self._offering(p.slots)
         if offering is None or self.catalog is None:
             return self._fail_action("unknown_offering")
+        if "-" in p.slots["time"]:  # a window ("öğleden sonra"): ask for the hour itself
+            p.slots.pop("time")
+            return self._advance(p)
         zone = ZoneInfo(self.catalog.timezone)
         day = date.fromisoformat(p.slots["date"])
         hour, minute = (int(x) for x in p.slots["time"].split(":")[:2])

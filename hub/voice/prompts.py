@@ -75,4 +75,5 @@ def prompt(language: str, key: str, **values: Any) -> str:
         values["currency"] = CURRENCY_WORDS.get(language, {}).get(
             values["currency"], values["currency"]
         )
-    return table[key].format(**values)
+    text = table[key].format(**values)
+    return text[:1].upper() + text[1:]

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from cloud_sync.agent import SyncAgent
 from cloud_sync.events import Event
 from cloud_sync.outbox import Outbox
+from hub.service import Hub
 from hub.voice.catalog import LocalCatalog
 from hub.voice.dialogue import Dialogue
 from hub.voice.homeassistant import HomeAssistantDiscovery
@@ -171,6 +172,8 @@ class VoiceRuntime:
 
     def _conversation(self, device_id: str) -> Conversation:
         lang = self.config.device_languages.get(device_id, self.config.default_language)
+        if not self._engines:
+            raise LookupError("voice runtime not ready")
         if lang not in self._engines:
             lang = next(iter(self._engines))
         return Conversation(self._engines[lang], Dialogue(self._compiled[lang], self.catalog))
@@ -220,3 +223,26 @@ class VoiceRuntime:
         return uuid.UUID(str(tenant)) if tenant else uuid.UUID(int=0), uuid.UUID(
             str(hub)
         ) if hub else uuid.UUID(int=0)
+
+
+class HubLinks:
+    """The hub's links as the voice path needs them: reply frames go out over whichever link
+    reaches the device, hub topics are published on the first link that can publish."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def send_play(self, device_id: str, frame: bytes, session: int) -> None:
+        for link in self.hub.links:
+            if link.reaches(device_id):
+                await link.send_play(device_id, frame, session)
+                return
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
+        for link in self.hub.links:
+            publish = getattr(link, "publish", None)
+            if publish is not None:
+                await publish(topic, payload, qos=qos, retain=retain)
+                return

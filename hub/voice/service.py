@@ -108,6 +108,7 @@ class VoiceService:
         dialogue_timeout_s: float = 30.0,
         queue_chunks: int = 1000,
         max_devices: int = 256,
+        play_lead_s: float = 1.5,
     ) -> None:
         self._conversation_for = conversation_for
         self.synthesizer = synthesizer
@@ -125,7 +126,8 @@ class VoiceService:
         self._infer = ThreadPoolExecutor(1, thread_name_prefix="arma-infer")
         self._speak = ThreadPoolExecutor(1, thread_name_prefix="arma-tts")
         self._tg: asyncio.TaskGroup | None = None
-        self._reply_seq = 0
+        self._play_started: dict[tuple[str, int], float] = {}
+        self.play_lead_s = play_lead_s
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -169,7 +171,12 @@ class VoiceService:
             if len(self.conversations) >= self.max_devices:
                 self.stats.frames_rejected += 1
                 return
-            conv = self.conversations[msg.device_id] = self._conversation_for(msg.device_id)
+            try:
+                conv = self._conversation_for(msg.device_id)
+            except LookupError:  # no domain loaded yet (the hub is still starting)
+                self.stats.frames_rejected += 1
+                return
+            self.conversations[msg.device_id] = conv
         utt = conv.utterance
         if msg.session in conv.finished:
             return
@@ -359,6 +366,16 @@ class VoiceService:
     async def _send(
         self, device_id: str, session: int, seq: int, payload: bytes, flags: int
     ) -> None:
+        # pace at real time with at most `play_lead_s` of audio ahead of the speaker: the
+        # device's play buffer is small (about 3 s) and drops the oldest frames beyond it
+        key = (device_id, session)
+        if seq == 0:
+            self._play_started[key] = time.monotonic()
+        lead = seq * FRAME_SAMPLES / 16000 - (time.monotonic() - self._play_started.get(key, 0.0))
+        if lead > self.play_lead_s:
+            await asyncio.sleep(lead - self.play_lead_s)
+        if flags & proto.FLAG_END:
+            self._play_started.pop(key, None)
         frame = proto.encode_frame(session, seq & 0xFFFF, proto.CODEC_ADPCM, payload, flags)
         try:
             await self.play.send_play(device_id, frame, session)

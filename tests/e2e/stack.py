@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from cloud_sync.cloud.migrate import migrate
 from hub.broker import BrokerProcess
 from hub.credentials import CredentialStore
 from hub.service import Hub
 from hub.sim.device import SimConfig, SimDevice
-from hub.voice.runtime import VoiceConfig, VoiceRuntime
+from hub.sim.speech import speak
+from hub.voice.runtime import HubLinks, VoiceConfig, VoiceRuntime
 from models.domain.loader import DOMAINS_DIR
-from cloud_sync.cloud.migrate import migrate
 from tests.cloud.conftest import Cloud, start_cloud, stop_cloud
 from tests.hub.conftest import hub_settings
 from tests.support.mosquitto import free_port
@@ -62,25 +61,6 @@ OFFERINGS = [
         "sku": "SHA-1",
     },
 ]
-
-
-def speak(text: str, language: str) -> bytes:
-    """16 kHz PCM16 of `text`: espeak-ng klatt voice for Turkish, flite slt for English,
-    with 300 ms of silence either side, as a person pressing the button would leave."""
-    with tempfile.TemporaryDirectory() as tmp:
-        raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
-        if language == "tr":
-            cmd = ["espeak-ng", "-v", "tr+klatt4", "-s", "130", "-w", str(raw), text]
-        else:
-            cmd = ["flite", "-voice", "slt", "-t", text, "-o", str(raw)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        subprocess.run(
-            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
-            check=True,
-            capture_output=True,
-        )
-        data = out.read_bytes()
-    return data[44:]  # sox writes a canonical 44-byte header for this format
 
 
 @dataclass
@@ -159,9 +139,9 @@ async def voice_stack(
         configure(config)
     runtime = VoiceRuntime(
         config,
-        HubPlay(hub),
+        HubLinks(hub),
         hub_id=settings.hub_id,
-        publisher=HubPublish(hub),
+        publisher=HubLinks(hub),
         devices=lambda: [r.device_id for r in hub.registry.all()],
     )
     hub.audio_sink = runtime.service
@@ -194,29 +174,6 @@ async def voice_stack(
     finally:
         broker.stop()
         stop_cloud(cloud)
-
-
-class HubPlay:
-    """Reply frames go out over whichever of the hub's links reaches the device."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    async def send_play(self, device_id: str, frame: bytes, session: int) -> None:
-        for link in self.hub.links:
-            if link.reaches(device_id):
-                await link.send_play(device_id, frame, session)
-                return
-
-
-class HubPublish:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
-    ) -> None:
-        await self.hub.links[0].publish(topic, payload, qos=qos, retain=retain)  # type: ignore[attr-defined]
 
 
 def new_id() -> str:

@@ -20,7 +20,9 @@ SESSION = 42
 def frame(seq: int, value: int, flags: int = 0, samples: int = 320) -> proto.Frame:
     """A PCM16 frame whose samples all equal `value`, so order can be read back."""
     payload = struct.pack(f"<{samples}h", *([value] * samples))
-    return proto.decode_frame(proto.encode_frame(SESSION, seq % 65536, proto.CODEC_PCM16, payload, flags))
+    return proto.decode_frame(
+        proto.encode_frame(SESSION, seq % 65536, proto.CODEC_PCM16, payload, flags)
+    )
 
 
 def values(chunks: list[bytes]) -> list[int]:

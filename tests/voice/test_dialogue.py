@@ -61,7 +61,9 @@ def test_no_places_nothing_and_cancel_abandons(catalog: LocalCatalog) -> None:
     assert t.done and t.events == () and t.outcome == "abandoned"
 
 
-def test_more_than_the_stock_is_refused_and_promises_count_against_stock(catalog: LocalCatalog) -> None:
+def test_more_than_the_stock_is_refused_and_promises_count_against_stock(
+    catalog: LocalCatalog,
+) -> None:
     d = Dialogue(compiled_domain("shop_en"), catalog)
     t = say(d, "i'd like five shampoo please")
     assert t.done and "not enough shampoo" in t.reply and t.events == ()
@@ -75,12 +77,14 @@ def test_more_than_the_stock_is_refused_and_promises_count_against_stock(catalog
 def test_stock_and_price_come_from_the_catalog(catalog: LocalCatalog) -> None:
     d = Dialogue(compiled_domain("shop_en"), catalog)
     assert say(d, "do you have shampoo in stock").reply == "Yes, shampoo is in stock, 3 left."
-    assert say(d, "how much is the moisturiser").reply == "moisturiser costs 450 lira."
+    assert say(d, "how much is the moisturiser").reply == "Moisturiser costs 450 lira."
     catalog.fetched_at -= 3600  # an hour without the cloud: answers become tentative
     assert "not final" in say(d, "do you have shampoo in stock").reply
 
 
-def test_closed_hours_ask_for_another_time_then_the_last_place_goes_once(catalog: LocalCatalog) -> None:
+def test_closed_hours_ask_for_another_time_then_the_last_place_goes_once(
+    catalog: LocalCatalog,
+) -> None:
     d = Dialogue(compiled_domain("salon_tr"), catalog)
     t = say(d, "yarın saat sekizde saç kesimi için randevu almak istiyorum")  # 20:00: closed
     assert t.reply.startswith("O saatte kapalıyız") and d.expecting == "time"
@@ -120,7 +124,12 @@ def test_dictated_calibration_report_becomes_one_event(catalog: LocalCatalog) ->
     t = say(d, by_intent["FinishReport"].text)
     (event,) = t.events
     assert isinstance(event, ReportDictated) and event.fields
-    expected = {k: v for n in ("SetDevice", "SetTemperature") if n in by_intent for k, v in by_intent[n].slots.items()}
+    expected = {
+        k: v
+        for n in ("SetDevice", "SetTemperature")
+        if n in by_intent
+        for k, v in by_intent[n].slots.items()
+    }
     assert expected and all(event.fields[k] == v for k, v in expected.items())
 
 
@@ -131,3 +140,11 @@ def test_money_formatting_follows_the_language() -> None:
     assert _amount(Decimal("1234.50"), "en") == "1,234.50"
     assert _amount(Decimal("900.00"), "tr") == "900"
     assert SHAMPOO  # the catalog fixture's ids are the ones the domain was compiled against
+
+
+def test_a_time_window_is_narrowed_to_an_hour(catalog: LocalCatalog) -> None:
+    d = Dialogue(compiled_domain("salon_tr"), catalog)
+    t = say(d, "yarın öğleden sonra saç kesimi için randevu almak istiyorum")
+    assert t.reply == "Saat kaçta?" and d.expecting == "time"
+    t = say(d, "saat dörtte")
+    assert "16:00" in t.reply and d.phase is Phase.CONFIRMING

@@ -70,4 +70,8 @@ def test_errors_are_typed() -> None:
 
 
 def test_sentence_split() -> None:
-    assert split_sentences("Saat kaçta?  Yarın olur mu. Tamam!") == ["Saat kaçta?", "Yarın olur mu.", "Tamam!"]
+    assert split_sentences("Saat kaçta?  Yarın olur mu. Tamam!") == [
+        "Saat kaçta?",
+        "Yarın olur mu.",
+        "Tamam!",
+    ]
