@@ -20,9 +20,25 @@ from firmware.arma import proto
 
 FRAME = 320
 VOICES = [
-    ("espeak-ng tr", ["espeak-ng", "-v", "tr", "-w", "{out}", "Yarın saat üçte saç kesimi için randevu almak istiyorum"]),
-    ("espeak-ng en", ["espeak-ng", "-v", "en-us", "-w", "{out}", "Two bottles of the moisturiser, please"]),
-    ("flite slt", ["flite", "-voice", "slt", "-t", "Do you have the shampoo in stock?", "-o", "{out}"]),
+    (
+        "espeak-ng tr",
+        [
+            "espeak-ng",
+            "-v",
+            "tr",
+            "-w",
+            "{out}",
+            "Yarın saat üçte saç kesimi için randevu almak istiyorum",
+        ],
+    ),
+    (
+        "espeak-ng en",
+        ["espeak-ng", "-v", "en-us", "-w", "{out}", "Two bottles of the moisturiser, please"],
+    ),
+    (
+        "flite slt",
+        ["flite", "-voice", "slt", "-t", "Do you have the shampoo in stock?", "-o", "{out}"],
+    ),
 ]
 
 
@@ -47,7 +63,10 @@ def main() -> None:
             raw = pcm.tobytes()
             state = proto.AdpcmState()
             t0 = time.perf_counter()
-            blocks = [proto.adpcm_encode_block(raw[i : i + FRAME * 2], state) for i in range(0, len(raw), FRAME * 2)]
+            blocks = [
+                proto.adpcm_encode_block(raw[i : i + FRAME * 2], state)
+                for i in range(0, len(raw), FRAME * 2)
+            ]
             t1 = time.perf_counter()
             decoded = b"".join(proto.adpcm_decode_block(b) for b in blocks)
             t2 = time.perf_counter()
@@ -55,7 +74,8 @@ def main() -> None:
             b = np.frombuffer(decoded, dtype="<i2").astype(np.float64)
             snr = 10 * np.log10(np.sum(a * a) / max(np.sum((a - b) ** 2), 1.0))
             n = len(blocks)
-            print(f"{name:<14} {len(pcm) / 16000:7.2f} {snr:7.1f} {(t1 - t0) / n * 1e6:13.0f} {(t2 - t1) / n * 1e6:13.0f}")
+            enc_us, dec_us = (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
+            print(f"{name:<14} {len(pcm) / 16000:7.2f} {snr:7.1f} {enc_us:13.0f} {dec_us:13.0f}")
 
 
 if __name__ == "__main__":

@@ -41,14 +41,17 @@ async def main(max_devices: int, rounds: int) -> None:
         first_reply: dict[int, float] = {}
         lock = threading.Lock()
         for sim in stack.devices.values():
+
             def on_play(frame, _sim=sim):  # type: ignore[no-untyped-def]
                 with lock:
                     first_reply.setdefault(frame.session, time.monotonic())
+
             sim.on_play = on_play
         # warm-up: one request per language so one-time costs do not count
         for device_id in list(devices)[:2]:
             await stack.say(device_id, REQUESTS[devices[device_id]], devices[device_id])
-        print(f"{'N':>3} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'hub p50':>8} {'hub p95':>8}")
+        cols = ("N", "requests", "p50 ms", "p95 ms", "max ms", "hub p50", "hub p95")
+        print(f"{cols[0]:>3} " + " ".join(f"{c:>8}" for c in cols[1:]))
         best = 0
         for n in sizes:
             latencies: list[float] = []
@@ -72,8 +75,11 @@ async def main(max_devices: int, rounds: int) -> None:
                 await asyncio.sleep(1.0)  # let the replies finish streaming
             hub = stack.runtime.service.stats.latencies_ms[hub_lat_before:]
             p95 = pct(latencies, 0.95)
-            print(f"{n:>3} {len(latencies):>8} {statistics.median(latencies):>8.0f} {p95:>8.0f} "
-                  f"{max(latencies):>8.0f} {statistics.median(hub):>8.0f} {pct(hub, 0.95):>8.0f}", flush=True)
+            print(
+                f"{n:>3} {len(latencies):>8} {statistics.median(latencies):>8.0f} {p95:>8.0f} "
+                f"{max(latencies):>8.0f} {statistics.median(hub):>8.0f} {pct(hub, 0.95):>8.0f}",
+                flush=True,
+            )
             if p95 < 1500:
                 best = n
         print(f"largest N with device-side p95 < 1.5 s: {best} (tried up to {sizes[-1]})")

@@ -42,8 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--hub-id", default="hub-1")
     u.add_argument("--sim-telemetry-s", type=float, default=5.0)
     u.add_argument("--sim-button-s", type=float, default=30.0)
-    u.add_argument("--voice", action="store_true",
-                   help="also the cloud API (SQLite), the voice pipeline and two talking devices")
+    u.add_argument(
+        "--voice",
+        action="store_true",
+        help="also the cloud API (SQLite), the voice pipeline and two talking devices",
+    )
     u.add_argument("--cloud-port", type=int, default=8090)
 
     r = sub.add_parser("run", parents=[data], help="the hub only (broker runs elsewhere)")

@@ -38,14 +38,38 @@ log = logging.getLogger(__name__)
 
 OPENING_HOURS = {d: [["09:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 OFFERINGS: list[dict[str, Any]] = [
-    {"kind": "service", "name": "saç kesimi", "price": "500", "tax_rate": "0.20",
-     "duration_minutes": 45, "capacity": 1},
-    {"kind": "service", "name": "manikür", "price": "300", "tax_rate": "0.20",
-     "duration_minutes": 30, "capacity": 2},
-    {"kind": "product", "name": "moisturiser", "price": "375", "tax_rate": "0.20", "stock": 10,
-     "sku": "MOI-1"},
-    {"kind": "product", "name": "shampoo", "price": "150", "tax_rate": "0.20", "stock": 5,
-     "sku": "SHA-1"},
+    {
+        "kind": "service",
+        "name": "saç kesimi",
+        "price": "500",
+        "tax_rate": "0.20",
+        "duration_minutes": 45,
+        "capacity": 1,
+    },
+    {
+        "kind": "service",
+        "name": "manikür",
+        "price": "300",
+        "tax_rate": "0.20",
+        "duration_minutes": 30,
+        "capacity": 2,
+    },
+    {
+        "kind": "product",
+        "name": "moisturiser",
+        "price": "375",
+        "tax_rate": "0.20",
+        "stock": 10,
+        "sku": "MOI-1",
+    },
+    {
+        "kind": "product",
+        "name": "shampoo",
+        "price": "150",
+        "tax_rate": "0.20",
+        "stock": 5,
+        "sku": "SHA-1",
+    },
 ]
 TALKERS = {"demo-tr": "tr", "demo-en": "en"}
 CONVERSATIONS: list[tuple[str, list[str]]] = [
@@ -69,15 +93,32 @@ class DemoCloud:
 def start_cloud(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """The cloud API as its own process (it would run on a server), on SQLite in `data_dir`."""
     db = f"sqlite:///{(data_dir / 'cloud.sqlite3').resolve()}"
-    cmd = [sys.executable, "-m", "cloud_sync.cloud.cli", "--database-url", db, "serve",
-           "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cloud_sync.cloud.cli",
+        "--database-url",
+        db,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with (data_dir / "cloud.log").open("ab") as logfile:
-        proc = subprocess.Popen(cmd, stdout=logfile, stderr=logfile, start_new_session=True,
-                                preexec_fn=_die_with_parent)  # noqa: PLW1509 - only a prctl call
+        proc = subprocess.Popen(
+            cmd,
+            stdout=logfile,
+            stderr=logfile,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"cloud API exited ({proc.returncode}); see {data_dir / 'cloud.log'}")
+            raise RuntimeError(
+                f"cloud API exited ({proc.returncode}); see {data_dir / 'cloud.log'}"
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
                 return proc
@@ -91,45 +132,74 @@ def seed_cloud(data_dir: Path, url: str) -> DemoCloud:
     path = data_dir / "cloud-demo.json"
     if path.exists():
         saved = json.loads(path.read_text())
-        return DemoCloud(url=url, **{k: saved[k] for k in ("tenant_id", "admin_key", "hub_id", "hub_token")})
+        return DemoCloud(
+            url=url, **{k: saved[k] for k in ("tenant_id", "admin_key", "hub_id", "hub_token")}
+        )
     db = f"sqlite:///{(data_dir / 'cloud.sqlite3').resolve()}"
     cli = [sys.executable, "-m", "cloud_sync.cloud.cli", "--database-url", db]
-    tenant = json.loads(subprocess.run([*cli, "tenants", "create", "Salon Ayşe", "--json"],
-                                       check=True, capture_output=True).stdout)
-    hub = json.loads(subprocess.run([*cli, "hubs", "create", "--tenant", tenant["tenant_id"],
-                                     "--name", "hub-1", "--json"], check=True, capture_output=True).stdout)
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tenant['admin_key']}"}) as c:
+    tenant = json.loads(
+        subprocess.run(
+            [*cli, "tenants", "create", "Salon Ayşe", "--json"], check=True, capture_output=True
+        ).stdout
+    )
+    hub = json.loads(
+        subprocess.run(
+            [*cli, "hubs", "create", "--tenant", tenant["tenant_id"], "--name", "hub-1", "--json"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {tenant['admin_key']}"}
+    ) as c:
         c.patch("/v1/tenants/me", json={"opening_hours": OPENING_HOURS}).raise_for_status()
         for body in OFFERINGS:
             c.post("/v1/offerings", json=body).raise_for_status()
     demo = DemoCloud(url, tenant["tenant_id"], tenant["admin_key"], hub["hub_id"], hub["hub_token"])
-    atomic_write_bytes(path, json.dumps({k: v for k, v in demo.__dict__.items() if k != "url"}).encode(),
-                       mode=0o600)
+    atomic_write_bytes(
+        path,
+        json.dumps({k: v for k, v in demo.__dict__.items() if k != "url"}).encode(),
+        mode=0o600,
+    )
     return demo
 
 
 class PrintingLinks(HubLinks):
     """Publishes like HubLinks and prints every recognised request for the person watching."""
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
         await super().publish(topic, payload, qos=qos, retain=retain)
         if topic.endswith("/intent"):
             said = json.loads(payload)
             ms = said.get("timings_ms", {}).get("after_endpoint")
-            print(f"[{said['device_id']}] heard: {said['text']!r}  →  {said['intent']} {said['slots']}"
-                  f"  (confidence {said['confidence']}{f', {ms:.0f} ms after speech' if ms else ''})\n"
-                  f"[{said['device_id']}] reply: {said['reply']}", flush=True)
+            after = f", {ms:.0f} ms after speech" if ms is not None else ""
+            who = f"[{said['device_id']}]"
+            print(
+                f"{who} heard: {said['text']!r}  →  {said['intent']} {said['slots']}"
+                f"  (confidence {said['confidence']}{after})\n{who} reply: {said['reply']}",
+                flush=True,
+            )
 
 
 def voice_runtime(hub: Hub, data_dir: Path, cloud: DemoCloud) -> VoiceRuntime:
     config = VoiceConfig(
         domains={"tr": DOMAINS_DIR / "salon_tr.yaml", "en": DOMAINS_DIR / "shop_en.yaml"},
-        device_languages=TALKERS, data_dir=data_dir, cloud_url=cloud.url, hub_token=cloud.hub_token,
-        cloud_hub_id=cloud.hub_id, tenant_id=cloud.tenant_id,
+        device_languages=TALKERS,
+        data_dir=data_dir,
+        cloud_url=cloud.url,
+        hub_token=cloud.hub_token,
+        cloud_hub_id=cloud.hub_id,
+        tenant_id=cloud.tenant_id,
     )
-    runtime = VoiceRuntime(config, HubLinks(hub), hub_id=hub.settings.hub_id,
-                           publisher=PrintingLinks(hub),
-                           devices=lambda: [r.device_id for r in hub.registry.all()])
+    runtime = VoiceRuntime(
+        config,
+        HubLinks(hub),
+        hub_id=hub.settings.hub_id,
+        publisher=PrintingLinks(hub),
+        devices=lambda: [r.device_id for r in hub.registry.all()],
+    )
     hub.audio_sink = runtime.service
     return runtime
 
@@ -173,8 +243,9 @@ async def talk(devices: dict[str, SimDevice], stop: asyncio.Event, pause_s: floa
             sim.stop()
 
 
-async def serve_all(hub: Hub, runtime: VoiceRuntime, talkers: dict[str, SimDevice],
-                    on_ready: Any) -> None:
+async def serve_all(
+    hub: Hub, runtime: VoiceRuntime, talkers: dict[str, SimDevice], on_ready: Any
+) -> None:
     """Hub, voice runtime and talking devices until SIGINT or SIGTERM."""
     logging.getLogger("mqtt").setLevel(logging.ERROR)  # paho's queue chatter while streaming
     stop = asyncio.Event()
@@ -197,12 +268,14 @@ async def serve_all(hub: Hub, runtime: VoiceRuntime, talkers: dict[str, SimDevic
 
 def banner(cloud: DemoCloud) -> str:
     auth = f"-H 'Authorization: Bearer {cloud.admin_key}'"
-    return "\n".join([
-        f"Cloud API     {cloud.url}/docs  (tenant 'Salon Ayşe', admin key in cloud-demo.json)",
-        "Talking devices demo-tr and demo-en speak requests; what the hub heard and answered",
-        "is printed below. Orders and appointments made by voice:",
-        f"    curl -s {auth} {cloud.url}/v1/appointments",
-        f"    curl -s {auth} {cloud.url}/v1/orders",
-        f"    curl -s {auth} '{cloud.url}/v1/reports/activity?format=csv'",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"Cloud API     {cloud.url}/docs  (tenant 'Salon Ayşe', admin key in cloud-demo.json)",
+            "Talking devices demo-tr and demo-en speak requests; what the hub heard and answered",
+            "is printed below. Orders and appointments made by voice:",
+            f"    curl -s {auth} {cloud.url}/v1/appointments",
+            f"    curl -s {auth} {cloud.url}/v1/orders",
+            f"    curl -s {auth} '{cloud.url}/v1/reports/activity?format=csv'",
+            "",
+        ]
+    )

@@ -20,7 +20,10 @@ def speak(text: str, language: str, voice: str | None = None) -> bytes:
         subprocess.run(cmd, check=True, capture_output=True, timeout=30)
         subprocess.run(
             ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
-            check=True, capture_output=True, timeout=30,
+            check=True,
+            capture_output=True,
+            timeout=30,
         )
         with wave.open(str(out)) as w:
-            return w.readframes(w.getnframes())
+            pcm: bytes = w.readframes(w.getnframes())
+        return pcm

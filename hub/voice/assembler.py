@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from firmware.arma import proto
+from hub import wire
 
 _SEQ_MOD = 0x10000
 
@@ -39,15 +39,15 @@ class FrameAssembler:
     _frame_bytes: int = 640
     complete: bool = False
 
-    def push(self, frame: proto.Frame) -> list[bytes]:
+    def push(self, frame: wire.Frame) -> list[bytes]:
         """Add one frame; return the PCM16 chunks that are now in order (maybe none).
 
         Raises ProtocolError when the frame belongs to another session or its payload does not
         decode; the assembler's state is unchanged then.
         """
         if frame.session != self.session:
-            raise proto.ProtocolError("frame of another session")
-        pcm = frame.pcm16()
+            raise wire.ProtocolError("frame of another session")
+        pcm: bytes = frame.pcm16()  # type: ignore[no-untyped-call]  # the codec is untyped
         if self.complete:
             self.stats.late += 1
             return []

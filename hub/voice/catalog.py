@@ -98,7 +98,7 @@ class LocalCatalog:
             offerings=offerings,
             currency=currency,
             timezone=str(tenant.get("timezone") or "Europe/Istanbul"),
-            opening_hours=hours,  # type: ignore[arg-type]
+            opening_hours=hours,
             fetched_at=time.time() if fetched_at is None else fetched_at,
         )
 

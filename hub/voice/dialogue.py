@@ -235,7 +235,7 @@ class Dialogue:
                 title=fields.get("device", ""),
                 text=body,
                 language=self.language,  # type: ignore[arg-type]
-                fields=fields,
+                fields=dict[str, str | int | float | bool](fields),
             )
             self._report.clear()
             self.phase = Phase.IDLE

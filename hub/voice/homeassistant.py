@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from firmware.arma import proto
+from hub import wire
 
 
 class Publisher(Protocol):
@@ -22,17 +22,17 @@ class Publisher(Protocol):
 
 
 def last_intent_topic(hub_id: str, device_id: str) -> str:
-    proto.check_id(hub_id, "hub id")
-    proto.check_id(device_id)
-    return f"{proto.TOPIC_ROOT}/hub/{hub_id}/devices/{device_id}/last_intent"
+    wire.check_id(hub_id, "hub id")
+    wire.check_id(device_id)
+    return f"arma/v1/hub/{hub_id}/devices/{device_id}/last_intent"
 
 
 def discovery_messages(
     hub_id: str, device_id: str, prefix: str = "homeassistant"
 ) -> list[tuple[str, dict[str, Any]]]:
     """(topic, config) pairs for one device: one sensor per value."""
-    status = proto.device_topic(device_id, "status")
-    telemetry = proto.device_topic(device_id, "telemetry")
+    status = wire.device_topic(device_id, "status")
+    telemetry = wire.device_topic(device_id, "telemetry")
     device = {
         "identifiers": [f"arma_{device_id}"],
         "name": f"ARMA {device_id}",

@@ -11,7 +11,10 @@ CURRENCY_WORDS = {
 
 PROMPTS: dict[str, dict[str, str]] = {
     "tr": {
-        "help": "Randevu alabilir, ürün sipariş edebilir, fiyat ve stok sorabilirsiniz. Örneğin: yarın saat üçte saç kesimi için randevu almak istiyorum.",
+        "help": (
+            "Randevu alabilir, ürün sipariş edebilir, fiyat ve stok sorabilirsiniz. "
+            "Örneğin: yarın saat üçte saç kesimi için randevu almak istiyorum."
+        ),
         "cancelled": "Tamam, iptal ettim.",
         "timeout": "Sizi duyamadım, görüşmeyi kapatıyorum.",
         "ask_slot": "Lütfen {slot} bilgisini söyler misiniz?",
@@ -39,7 +42,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "unknown_offering": "Maalesef bunu bulamadım.",
     },
     "en": {
-        "help": "You can book an appointment, order products, or ask about prices and stock. For example: two bottles of shampoo, please.",
+        "help": (
+            "You can book an appointment, order products, or ask about prices and stock. "
+            "For example: two shampoo, please."
+        ),
         "cancelled": "Okay, cancelled.",
         "timeout": "I did not hear you, so I am closing this conversation.",
         "ask_slot": "Could you tell me the {slot}?",

@@ -162,7 +162,10 @@ class VoiceRuntime:
         compiled = {
             lang: compile_for_hub(path, catalog) for lang, path in self.config.domains.items()
         }
-        engines = {lang: Engine(c, recognizer=self._recognizer) for lang, c in compiled.items()}
+        engines = {
+            lang: Engine(c, recognizer=self._recognizer)  # type: ignore[arg-type]
+            for lang, c in compiled.items()
+        }
         self._compiled, self._engines, self.catalog = compiled, engines, catalog
         log.info(
             "voice: %d domain(s) compiled, %d offerings",
@@ -191,7 +194,7 @@ class VoiceRuntime:
                 # copy, else run on the cached one (or none: catalog answers then fail politely)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(10):
-                        while self.agent.sync_document is None:
+                        while self.agent.sync_document is None:  # noqa: ASYNC110 - agent state
                             await asyncio.sleep(0.1)
                 doc = self.agent.sync_document
                 catalog = LocalCatalog.from_sync_document(doc) if doc else None

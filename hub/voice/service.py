@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from cloud_sync.events import InteractionCompleted
-from firmware.arma import proto
+from hub import wire
 from hub.messages import AudioFrame
 from hub.voice.assembler import FrameAssembler
 from hub.voice.dialogue import Dialogue, Turn
@@ -162,7 +162,7 @@ class VoiceService:
             ):
                 conv.last_activity = now
                 turn = conv.dialogue.on_timeout()
-                self._spawn(self._respond(device_id, conv, None, turn, 0, now))
+                self._spawn(self._respond(device_id, conv, None, turn, session=0, speech_end=now))
 
     # -- AudioSink ---------------------------------------------------------------------------
     async def on_frame(self, msg: AudioFrame) -> None:
@@ -195,7 +195,7 @@ class VoiceService:
         utt.last_frame = time.monotonic()
         try:
             chunks = utt.assembler.push(msg.frame)
-        except proto.ProtocolError as exc:
+        except wire.ProtocolError as exc:
             self.stats.frames_rejected += 1
             log.debug("bad frame from %s: %s", msg.device_id, exc)
             return
@@ -271,7 +271,9 @@ class VoiceService:
             self._infer, conv.dialogue.handle, understanding, result.text, now
         )
         conv.last_activity = time.monotonic()
-        await self._respond(device_id, conv, result, turn, utt.session, speech_end)
+        await self._respond(
+            device_id, conv, result, turn, session=utt.session, speech_end=speech_end
+        )
 
     # -- replies and events ------------------------------------------------------------------
     async def _respond(
@@ -280,6 +282,7 @@ class VoiceService:
         conv: Conversation,
         result: Result | None,
         turn: Turn,
+        *,
         session: int,
         speech_end: float,
     ) -> None:
@@ -300,7 +303,7 @@ class VoiceService:
             }
             data = json.dumps(payload).encode()
             with contextlib.suppress(Exception):  # integrations are best effort
-                await self.publisher.publish(proto.hub_topic(self.hub_id, "intent"), data, qos=1)
+                await self.publisher.publish(wire.hub_topic(self.hub_id, "intent"), data, qos=1)
                 await self.publisher.publish(
                     last_intent_topic(self.hub_id, device_id), data, qos=1, retain=True
                 )
@@ -311,7 +314,7 @@ class VoiceService:
                     InteractionCompleted(
                         session_id=f"s{session}",
                         intent=result.intent,
-                        slots=result.slots,
+                        slots=dict[str, str | int | float | bool](result.slots),
                         confidence=min(max(result.confidence, 0.0), 1.0),
                         language=language,  # type: ignore[arg-type]
                         transcript=result.text[:2000],
@@ -319,8 +322,8 @@ class VoiceService:
                         duration_ms=int(result.timings.get("audio", 0.0)),
                     ),
                 )
-            for data in turn.events:
-                await self.events.emit(device_id, data)
+            for event_data in turn.events:
+                await self.events.emit(device_id, event_data)
         await speaking
 
     async def _speak_reply(
@@ -330,7 +333,7 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         # the generator synthesises one sentence per next(): each is pulled on the TTS thread
         chunks: Iterator[bytes] = iter(self.synthesizer.synthesize(text, language))
-        state = proto.AdpcmState()
+        state = wire.AdpcmState()
         seq = 0
         pending: bytes | None = None
         first = True
@@ -346,10 +349,10 @@ class VoiceService:
                 block = pcm[off : off + FRAME_SAMPLES * 2]
                 if len(block) % 4:
                     block += b"\x00\x00"
-                payload = proto.adpcm_encode_block(block, state)
+                payload = wire.adpcm_encode_block(block, state)
                 if pending is not None:
                     await self._send(
-                        device_id, session, seq, pending, proto.FLAG_START if first else 0
+                        device_id, session, seq, pending, wire.FLAG_START if first else 0
                     )
                     if first:
                         self.stats.latencies_ms.append((time.monotonic() - speech_end) * 1000)
@@ -357,7 +360,7 @@ class VoiceService:
                     seq += 1
                 pending = payload
         if pending is not None:
-            flags = proto.FLAG_END | (proto.FLAG_START if first else 0)
+            flags = wire.FLAG_END | (wire.FLAG_START if first else 0)
             await self._send(device_id, session, seq, pending, flags)
             if first:
                 self.stats.latencies_ms.append((time.monotonic() - speech_end) * 1000)
@@ -374,9 +377,9 @@ class VoiceService:
         lead = seq * FRAME_SAMPLES / 16000 - (time.monotonic() - self._play_started.get(key, 0.0))
         if lead > self.play_lead_s:
             await asyncio.sleep(lead - self.play_lead_s)
-        if flags & proto.FLAG_END:
+        if flags & wire.FLAG_END:
             self._play_started.pop(key, None)
-        frame = proto.encode_frame(session, seq & 0xFFFF, proto.CODEC_ADPCM, payload, flags)
+        frame = wire.encode_frame(session, seq & 0xFFFF, wire.CODEC_ADPCM, payload, flags)
         try:
             await self.play.send_play(device_id, frame, session)
         except Exception as exc:  # noqa: BLE001 - a vanished device must not stop the others

@@ -166,7 +166,7 @@ async def voice_stack(
                 stop.set()
                 for sim in sims.values():
                     sim.stop()
-                done, pending = await asyncio.wait({hub_task, voice_task}, timeout=30)
+                _done, pending = await asyncio.wait({hub_task, voice_task}, timeout=30)
                 if pending:
                     for t in asyncio.all_tasks():
                         t.print_stack(limit=3)

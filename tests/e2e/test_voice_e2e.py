@@ -56,7 +56,9 @@ class Intents:
             self.items.append(json.loads(msg.payload))
             self.cond.notify_all()
 
-    def for_session(self, session: int, timeout: float = 10, why: object = None) -> dict[str, object]:
+    def for_session(
+        self, session: int, timeout: float = 10, why: object = None
+    ) -> dict[str, object]:
         with self.cond:
             if why is not None and not self.cond.wait_for(
                 lambda: any(i["session"] == session for i in self.items), timeout
@@ -209,7 +211,7 @@ async def test_vanishing_device_shuffled_and_garbage_frames_do_not_disturb_anoth
         stack.runtime.service.stats.frames_rejected == 0
     )  # junk is refused at the link, counted there
     assert stack.hub.metrics.rejected  # and the hub is still serving: one more full request
-    session, reply = await stack.say("salon-tr", "evet tamam", "tr")
+    _session, reply = await stack.say("salon-tr", "evet tamam", "tr")
     assert reply_seconds(reply) > 0.3
 
 

@@ -6,7 +6,7 @@ import struct
 import sys
 
 sys.path.insert(0, ("/".join(__file__.split("/")[:-3]) or ".") + "/firmware")
-from arma import proto  # noqa: E402
+from arma import proto
 
 checks = 0
 
@@ -30,8 +30,16 @@ assert proto.device_topic("arma-0001", "telemetry") == "arma/v1/d/arma-0001/tele
 assert proto.device_topic("arma-0001", "audio", 7) == "arma/v1/d/arma-0001/audio/7"
 assert proto.parse_device_topic("arma/v1/d/arma-0001/audio/42") == ("arma-0001", "audio", 42)
 assert proto.parse_device_topic("arma/v1/d/x1/status") == ("x1", "status", None)
-for bad in ("arma/v1/d/A B/status", "arma/v1/d/x/nope", "arma/v1/d/x/audio", "arma/v1/d/x/status/1",
-            "arma/v2/d/x/status", "arma/v1/d/x/audio/-1", "arma/v1/d/x/audio/99999999999", ""):
+for bad in (
+    "arma/v1/d/A B/status",
+    "arma/v1/d/x/nope",
+    "arma/v1/d/x/audio",
+    "arma/v1/d/x/status/1",
+    "arma/v2/d/x/status",
+    "arma/v1/d/x/audio/-1",
+    "arma/v1/d/x/audio/99999999999",
+    "",
+):
     expect_error(proto.parse_device_topic, bad)
 assert proto.hub_topic("hub-1", "intent") == "arma/v1/hub/hub-1/intent"
 ok("topics")
@@ -41,9 +49,15 @@ tele = {"battery": 87, "rssi": -61, "uptime": 3600, "heap": 81234, "fw": "1.0.0"
 data = proto.encode_json("telemetry", tele)
 back = proto.decode_json("telemetry", data)
 assert back["v"] == 1 and back["battery"] == 87 and back["fw"] == "1.0.0"
-expect_error(proto.decode_json, "telemetry", b'{"v":2,"battery":1,"rssi":0,"uptime":1,"heap":1,"fw":"x"}')
-expect_error(proto.decode_json, "telemetry", b'{"v":1,"battery":101,"rssi":0,"uptime":1,"heap":1,"fw":"x"}')
-expect_error(proto.decode_json, "telemetry", b'{"v":1,"battery":true,"rssi":0,"uptime":1,"heap":1,"fw":"x"}')
+expect_error(
+    proto.decode_json, "telemetry", b'{"v":2,"battery":1,"rssi":0,"uptime":1,"heap":1,"fw":"x"}'
+)
+expect_error(
+    proto.decode_json, "telemetry", b'{"v":1,"battery":101,"rssi":0,"uptime":1,"heap":1,"fw":"x"}'
+)
+expect_error(
+    proto.decode_json, "telemetry", b'{"v":1,"battery":true,"rssi":0,"uptime":1,"heap":1,"fw":"x"}'
+)
 expect_error(proto.decode_json, "status", b'{"v":1,"state":"sleeping"}')
 expect_error(proto.decode_json, "status", b"[1,2]")
 expect_error(proto.decode_json, "status", b"\xff\xfe")
@@ -73,7 +87,7 @@ pcm = bytearray(n * 2)
 for i in range(n):
     struct.pack_into("<h", pcm, i * 2, int(8000 * math.sin(2 * math.pi * 440 * i / 16000)))
 state = proto.AdpcmState()
-blocks = [proto.adpcm_encode_block(bytes(pcm[o:o + 640]), state) for o in range(0, len(pcm), 640)]
+blocks = [proto.adpcm_encode_block(bytes(pcm[o : o + 640]), state) for o in range(0, len(pcm), 640)]
 assert len(blocks[0]) == 4 + 160
 decoded = b"".join(proto.adpcm_decode_block(b) for b in blocks)
 assert len(decoded) == len(pcm)
@@ -85,10 +99,10 @@ for i in range(n):
     sig += a * a
     err += (a - b) * (a - b)
 snr = 10 * math.log10(sig / max(err, 1.0))
-print("adpcm snr_db %.1f" % snr)
+print(f"adpcm snr_db {snr:.1f}")
 assert snr > 20, snr
 # each block decodes on its own: the state header travels with it
-assert proto.adpcm_decode_block(blocks[3]) == decoded[3 * 640:4 * 640]
+assert proto.adpcm_decode_block(blocks[3]) == decoded[3 * 640 : 4 * 640]
 expect_error(proto.adpcm_decode_block, b"\x00\x00\x59\x00\x11")
 ok("adpcm")
 

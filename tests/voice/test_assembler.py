@@ -79,7 +79,7 @@ def test_random_network_keeps_order_and_length() -> None:
     n = 400
     frames = [frame(i, (i % 30000) + 1) for i in range(n)]
     shuffled: list[proto.Frame] = []
-    for i, f in enumerate(frames):  # jitter up to 3 places, 5 % duplicates, 2 % loss
+    for f in frames:  # jitter up to 3 places, 5 % duplicates, 2 % loss
         if rng.random() < 0.02:
             continue
         shuffled.append(f)
