@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 async def _drained(outbox: Outbox, limit_s: float) -> None:
     async with asyncio.timeout(limit_s):
-        while await asyncio.to_thread(len, outbox):  # noqa: ASYNC110 (polls another process's file)
+        while await asyncio.to_thread(len, outbox):
             await asyncio.sleep(0.1)
 
 

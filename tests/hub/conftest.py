@@ -101,11 +101,11 @@ def hub_for(broker: ManagedBroker) -> Callable[..., contextlib.AbstractAsyncCont
     return make
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> float:  # noqa: ASYNC109
+async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> float:
     """Poll until true; returns the seconds it took. Raises TimeoutError after `timeout`.
     (Polling on purpose: the state under test lives in other threads and processes.)"""
     started = time.monotonic()
     async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110
+        while not predicate():
             await asyncio.sleep(step)
     return time.monotonic() - started
