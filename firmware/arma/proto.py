@@ -300,29 +300,104 @@ class AdpcmState:
         self.index = index
 
 
-def _adpcm_step(code, pred, index):
-    step = _STEPS[index]
-    diff = step >> 3
-    if code & 4:
-        diff += step
-    if code & 2:
-        diff += step >> 1
-    if code & 1:
-        diff += step >> 2
-    if code & 8:
-        pred -= diff
-        if pred < -32768:
-            pred = -32768
-    else:
-        pred += diff
-        if pred > 32767:
-            pred = 32767
-    index += _INDEX_ADJUST[code & 7]
-    if index < 0:
-        index = 0
-    elif index > 88:
-        index = 88
-    return pred, index
+def adpcm_encode_into(samples, n, out, offset, state):
+    """Encode n int16 samples (any int sequence, n even) into `out` at `offset` as one block:
+    4-byte state then 4-bit codes. Allocates nothing (the firmware's frame path relies on it);
+    `state` is updated in place. Returns the number of bytes written (4 + n // 2)."""
+    pred = state.predictor
+    index = state.index
+    out[offset] = pred & 0xFF
+    out[offset + 1] = (pred >> 8) & 0xFF
+    out[offset + 2] = index
+    out[offset + 3] = 0
+    pos = offset + 4
+    i = 0
+    while i < n:
+        step = _STEPS[index]
+        delta = samples[i] - pred
+        code = 0
+        if delta < 0:
+            code = 8
+            delta = -delta
+        diff = step >> 3
+        if delta >= step:
+            code |= 4
+            delta -= step
+            diff += step
+        half = step >> 1
+        if delta >= half:
+            code |= 2
+            delta -= half
+            diff += half
+        if delta >= step >> 2:
+            code |= 1
+            diff += step >> 2
+        if code & 8:
+            pred -= diff
+            if pred < -32768:
+                pred = -32768
+        else:
+            pred += diff
+            if pred > 32767:
+                pred = 32767
+        index += _INDEX_ADJUST[code & 7]
+        if index < 0:
+            index = 0
+        elif index > 88:
+            index = 88
+        if i & 1:
+            out[pos] |= code << 4
+            pos += 1
+        else:
+            out[pos] = code
+        i += 1
+    state.predictor = pred
+    state.index = index
+    return pos - offset
+
+
+def adpcm_decode_into(src, pos, end, out, state):
+    """Decode ADPCM codes src[pos:end] (low nibble first) into `out` as PCM16LE, as many as
+    fit; `state` carries predictor and index between calls. Returns the new pos (4 bytes of
+    PCM per source byte). Allocates nothing."""
+    pred = state.predictor
+    index = state.index
+    o = 0
+    cap = len(out) - 3
+    while pos < end and o < cap:
+        byte = src[pos]
+        k = 0
+        while k < 2:
+            code = byte & 0x0F if k == 0 else byte >> 4
+            step = _STEPS[index]
+            diff = step >> 3
+            if code & 4:
+                diff += step
+            if code & 2:
+                diff += step >> 1
+            if code & 1:
+                diff += step >> 2
+            if code & 8:
+                pred -= diff
+                if pred < -32768:
+                    pred = -32768
+            else:
+                pred += diff
+                if pred > 32767:
+                    pred = 32767
+            index += _INDEX_ADJUST[code & 7]
+            if index < 0:
+                index = 0
+            elif index > 88:
+                index = 88
+            out[o] = pred & 0xFF
+            out[o + 1] = (pred >> 8) & 0xFF
+            o += 2
+            k += 1
+        pos += 1
+    state.predictor = pred
+    state.index = index
+    return pos
 
 
 def adpcm_encode_block(pcm, state=None):
@@ -333,35 +408,8 @@ def adpcm_encode_block(pcm, state=None):
         raise ProtocolError("ADPCM block needs an even number of whole samples")
     if state is None:
         state = AdpcmState()
-    pred = state.predictor
-    index = state.index
     out = bytearray(ADPCM_STATE_SIZE + n // 2)
-    struct.pack_into(ADPCM_STATE, out, 0, pred, index, 0)
-    samples = struct.unpack("<%dh" % n, pcm)
-    pos = ADPCM_STATE_SIZE
-    for i in range(n):
-        step = _STEPS[index]
-        delta = samples[i] - pred
-        code = 0
-        if delta < 0:
-            code = 8
-            delta = -delta
-        if delta >= step:
-            code |= 4
-            delta -= step
-        if delta >= step >> 1:
-            code |= 2
-            delta -= step >> 1
-        if delta >= step >> 2:
-            code |= 1
-        pred, index = _adpcm_step(code, pred, index)
-        if i & 1:
-            out[pos] |= code << 4
-            pos += 1
-        else:
-            out[pos] = code
-    state.predictor = pred
-    state.index = index
+    adpcm_encode_into(struct.unpack("<%dh" % n, pcm), n, out, 0, state)
     return bytes(out)
 
 
@@ -374,16 +422,8 @@ def adpcm_decode_block(block):
     pred, index, _r = struct.unpack_from(ADPCM_STATE, block, 0)
     if index > 88:
         raise ProtocolError("bad ADPCM step index")
-    n = (len(block) - ADPCM_STATE_SIZE) * 2
-    out = bytearray(n * 2)
-    o = 0
-    for pos in range(ADPCM_STATE_SIZE, len(block)):
-        byte = block[pos]
-        pred, index = _adpcm_step(byte & 0x0F, pred, index)
-        struct.pack_into("<h", out, o, pred)
-        pred, index = _adpcm_step(byte >> 4, pred, index)
-        struct.pack_into("<h", out, o + 2, pred)
-        o += 4
+    out = bytearray((len(block) - ADPCM_STATE_SIZE) * 4)
+    adpcm_decode_into(block, ADPCM_STATE_SIZE, len(block), out, AdpcmState(pred, index))
     return bytes(out)
 
 
