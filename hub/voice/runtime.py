@@ -150,8 +150,20 @@ class VoiceRuntime:
 
     # -- catalog and domains -------------------------------------------------------------
     async def _on_sync(self, document: dict[str, Any]) -> None:
+        """A new sync document: new stock and prices always; the domains are compiled again
+        only when what customers can name (the catalog's names and ids) changed."""
         catalog = LocalCatalog.from_sync_document(document)
-        await asyncio.to_thread(self._load, catalog)
+        same_names = self.catalog is not None and (
+            self.catalog.domain_catalog() == catalog.domain_catalog()
+        )
+        if not same_names:
+            await asyncio.to_thread(self._load, catalog)
+        self.catalog = catalog
+        for conv in self.service.conversations.values():  # on the loop: no turn is half-done
+            lang = conv.dialogue.language
+            conv.engine = self._engines.get(lang, conv.engine)
+            conv.dialogue.compiled = self._compiled.get(lang, conv.dialogue.compiled)
+            conv.dialogue.catalog = catalog
 
     def _load(self, catalog: LocalCatalog | None) -> None:
         """Compile every domain against `catalog` (a thread: this takes seconds)."""

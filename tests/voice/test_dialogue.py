@@ -8,6 +8,7 @@ after the same last place.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from cloud_sync.events import AppointmentRequested, OrderRequested, ReportDictated
 from hub.voice.catalog import LocalCatalog
 from hub.voice.dialogue import Dialogue, Phase, Turn
-from tests.voice.conftest import HAIRCUT, MOISTURISER, SHAMPOO, compiled_domain
+from tests.voice.conftest import HAIRCUT, MOISTURISER, SHAMPOO, compiled_domain, sync_document
 
 IST = ZoneInfo("Europe/Istanbul")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=IST)  # a Tuesday morning
@@ -148,3 +149,31 @@ def test_a_time_window_is_narrowed_to_an_hour(catalog: LocalCatalog) -> None:
     assert t.reply == "Saat kaçta?" and d.expecting == "time"
     t = say(d, "saat dörtte")
     assert "16:00" in t.reply and d.phase is Phase.CONFIRMING
+
+
+async def test_a_new_sync_document_reaches_open_conversations_without_recompiling(
+    tmp_path: Path,
+) -> None:
+    """Stock changed in the cloud: the next answer uses it; the compiled domain is kept."""
+    from hub.voice.runtime import VoiceConfig, VoiceRuntime
+    from hub.voice.service import Conversation
+    from models.domain.loader import DOMAINS_DIR
+
+    runtime = VoiceRuntime(
+        VoiceConfig(domains={"en": DOMAINS_DIR / "shop_en.yaml"}, data_dir=tmp_path),
+        play=None,  # type: ignore[arg-type]
+        hub_id="hub-1",
+    )
+    compiled = compiled_domain("shop_en")
+    runtime._compiled = {"en": compiled}  # as _load leaves them, without loading speech models
+    runtime._engines = {"en": None}  # type: ignore[dict-item]
+    runtime.catalog = LocalCatalog.from_sync_document(sync_document())
+    dialogue = Dialogue(compiled, runtime.catalog)
+    runtime.service.conversations["shop-1"] = Conversation(None, dialogue)  # type: ignore[arg-type]
+    doc = sync_document()
+    doc["offerings"][0]["stock"] = 1  # shampoo sold elsewhere
+    await runtime._on_sync(doc)
+    assert runtime._compiled["en"] is compiled  # names unchanged: nothing recompiled
+    assert (
+        say(dialogue, "do you have shampoo in stock").reply == "Yes, shampoo is in stock, 1 left."
+    )
