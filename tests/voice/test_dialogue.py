@@ -8,9 +8,9 @@ after the same last place.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cloud_sync.events import AppointmentRequested, OrderRequested, ReportDictated
