@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from tests.e2e.stack import speak, voice_stack
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo, for tests.e2e
+
+from tests.e2e.stack import speak, voice_stack  # noqa: E402
 
 REQUESTS = {"tr": "manikür ne kadar", "en": "do you have shampoo in stock"}
 
