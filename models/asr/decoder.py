@@ -49,16 +49,19 @@ class Hypothesis:
         return self.logprob / max(1, self.n_tokens)
 
 
-def limit_heap_growth() -> None:
-    """Serve buffers of 1 MB and more (KV caches, logits of a 33-row beam) from mmap so that
-    they go back to the system when freed: with glibc's dynamic threshold they stay in the
-    heap and a hub's RSS ratchets up by ~300 MB after a few wide-beam utterances."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to tune
-        return
-    m_mmap_threshold = -3
-    libc.mallopt(m_mmap_threshold, 1 << 20)
+_LIBC: ctypes.CDLL | None
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")
+except OSError:  # not glibc
+    _LIBC = None
+
+
+def release_free_memory() -> None:
+    """Hand freed heap pages back to the system after an utterance: the KV caches and logits
+    of a 33-row beam are freed into glibc's heap, and without a trim a hub's RSS ratchets up
+    by ~300 MB after a few wide-beam utterances."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def make_session(path: Path, threads: int) -> ort.InferenceSession:
@@ -75,7 +78,6 @@ class WhisperRunner:
         self, encoder: Path, decoder: Path, tokenizer: WhisperTokenizer, threads: int = 1
     ) -> None:
         self.tokenizer = tokenizer
-        limit_heap_growth()
         self._encoder = make_session(encoder, threads)
         self._decoder = make_session(decoder, threads)
         past = next(i for i in self._decoder.get_inputs() if i.name == "past_kv")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.asr.build import BuiltModel, ensure_built
-from models.asr.decoder import WhisperRunner
+from models.asr.decoder import WhisperRunner, release_free_memory
 from models.asr.features import SAMPLE_RATE
 from models.asr.tokens import TokenAutomaton, WhisperTokenizer, WordGraphLike
 
@@ -131,6 +131,7 @@ class Recognizer:
                 best = found
             if best is not None and best.mean_logprob - free.mean_logprob >= -threshold:
                 break
+        release_free_memory()
         t2 = time.perf_counter()
         timings = {"encode": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000}
         if best is None or free is None:
