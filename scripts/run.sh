@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 DATA=${ARMA_DATA_DIR:-.arma-data}
 exec .venv/bin/arma-hub up --data-dir "$DATA" --http 127.0.0.1:8080 --mqtt-port 18830 \
-  --cloud-port 8090 --sim 3 --voice "$@"
+  --cloud-port 8090 --sim 3 --sim-button-s 0 --voice "$@"
