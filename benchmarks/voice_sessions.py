@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo, for tests.e2e
 
-from tests.e2e.stack import speak, voice_stack  # noqa: E402
+from tests.e2e.stack import speak, voice_stack
 
 REQUESTS = {"tr": "manikür ne kadar", "en": "do you have shampoo in stock"}
 

@@ -41,8 +41,11 @@ class UnderstandingLike(Protocol):
 
 
 class CompiledDomainLike(Protocol):
-    language: str
-    word_graph: WordGraphLike
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def word_graph(self) -> WordGraphLike: ...
 
     def understand(self, text: str, now: datetime) -> Any: ...
 

@@ -174,10 +174,7 @@ class VoiceRuntime:
         compiled = {
             lang: compile_for_hub(path, catalog) for lang, path in self.config.domains.items()
         }
-        engines = {
-            lang: Engine(c, recognizer=self._recognizer)  # type: ignore[arg-type]
-            for lang, c in compiled.items()
-        }
+        engines = {lang: Engine(c, recognizer=self._recognizer) for lang, c in compiled.items()}
         self._compiled, self._engines, self.catalog = compiled, engines, catalog
         log.info(
             "voice: %d domain(s) compiled, %d offerings",

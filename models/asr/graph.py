@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -42,12 +43,10 @@ class GraphBuilder:
             self._consts[key] = self.weight(self._fresh("const"), arr)
         return self._consts[key]
 
-    def op(self, op_type: str, inputs: Sequence[str], **attrs: object) -> str:
+    def op(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
         return self.op_multi(op_type, inputs, 1, **attrs)[0]
 
-    def op_multi(
-        self, op_type: str, inputs: Sequence[str], n_out: int, **attrs: object
-    ) -> list[str]:
+    def op_multi(self, op_type: str, inputs: Sequence[str], n_out: int, **attrs: Any) -> list[str]:
         outs = [self._fresh(op_type.lower()) for _ in range(n_out)]
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, **attrs))
         return outs

@@ -17,18 +17,22 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))).astype(np.float32)
+    erf = np.asarray(_erf(x / math.sqrt(2.0)), dtype=np.float64)
+    out: np.ndarray = (0.5 * x * (1.0 + erf)).astype(np.float32)
+    return out
 
 
 def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+    out: np.ndarray = (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+    return out
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+    out: np.ndarray = e / e.sum(-1, keepdims=True)
+    return out
 
 
 def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> np.ndarray:
@@ -39,7 +43,8 @@ def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> np.ndar
     for k in range(3):
         cols = padded[:, k : k + stride * (t_out - 1) + 1 : stride]
         out += w[:, :, k] @ cols
-    return out + b[:, None]
+    result: np.ndarray = out + b[:, None]
+    return result
 
 
 def _attention(
@@ -59,7 +64,8 @@ def _attention(
 
 def _lin(w: WhisperWeights, prefix: str, x: np.ndarray) -> np.ndarray:
     weight, bias = w.linear(prefix)
-    return x @ weight + bias
+    out: np.ndarray = x @ weight + bias
+    return out
 
 
 def encode(w: WhisperWeights, mel: np.ndarray) -> np.ndarray:
@@ -99,4 +105,6 @@ def decode_logprobs(w: WhisperWeights, features: np.ndarray, tokens: list[int]) 
         x = x + _lin(w, f"{p}/ffn/linear_1", _gelu(_lin(w, f"{p}/ffn/linear_0", h)))
     x = _layer_norm(x, *w.norm("decoder/layer_norm"))
     logits = (x[-1] @ emb.T).astype(np.float64)
-    return (logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())).astype(np.float32)
+    shifted = logits - logits.max()
+    logp: np.ndarray = (shifted - np.log(np.exp(shifted).sum())).astype(np.float32)
+    return logp

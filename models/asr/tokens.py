@@ -24,9 +24,14 @@ LANGUAGES = ("tr", "en")
 
 
 class WordGraphLike(Protocol):
-    start: int
-    finals: frozenset[int]
-    arcs: tuple[tuple[int, str, int], ...]
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def finals(self) -> frozenset[int]: ...
+
+    @property
+    def arcs(self) -> tuple[tuple[int, str, int], ...]: ...
 
 
 class TokenizerError(ValueError):
