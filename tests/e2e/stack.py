@@ -17,6 +17,7 @@ import numpy as np
 from cloud_sync.cloud.migrate import migrate
 from hub.broker import BrokerProcess
 from hub.credentials import CredentialStore
+from hub.demo import OFFERINGS, OPENING_HOURS
 from hub.service import Hub
 from hub.sim.device import SimConfig, SimDevice
 from hub.sim.speech import speak
@@ -26,41 +27,8 @@ from tests.cloud.conftest import Cloud, start_cloud, stop_cloud
 from tests.hub.conftest import hub_settings
 from tests.support.mosquitto import free_port
 
-WEEK = {d: [["09:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-OFFERINGS = [
-    {
-        "kind": "service",
-        "name": "saç kesimi",
-        "price": "500",
-        "tax_rate": "0.20",
-        "duration_minutes": 45,
-        "capacity": 1,
-    },
-    {
-        "kind": "service",
-        "name": "manikür",
-        "price": "300",
-        "tax_rate": "0.20",
-        "duration_minutes": 30,
-        "capacity": 2,
-    },
-    {
-        "kind": "product",
-        "name": "moisturiser",
-        "price": "375",
-        "tax_rate": "0.20",
-        "stock": 10,
-        "sku": "MOI-1",
-    },
-    {
-        "kind": "product",
-        "name": "shampoo",
-        "price": "150",
-        "tax_rate": "0.20",
-        "stock": 5,
-        "sku": "SHA-1",
-    },
-]
+# the demo tenant of `arma-hub up --voice`: tests and the demo speak about the same catalog
+WEEK = OPENING_HOURS
 
 
 @dataclass
