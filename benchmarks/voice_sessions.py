@@ -76,7 +76,7 @@ async def main(max_devices: int, rounds: int) -> None:
                         await asyncio.sleep(0.02)
                 latencies += [(first_reply[s] - t_end) * 1000 for s, t_end in ends]
                 await asyncio.sleep(1.0)  # let the replies finish streaming
-            hub = stack.runtime.service.stats.latencies_ms[hub_lat_before:]
+            hub = list(stack.runtime.service.stats.latencies_ms)[hub_lat_before:]
             p95 = pct(latencies, 0.95)
             print(
                 f"{n:>3} {len(latencies):>8} {statistics.median(latencies):>8.0f} {p95:>8.0f} "

@@ -90,7 +90,10 @@ class VoiceStats:
     overflows: int = 0
     stalls: int = 0
     errors: int = 0
-    latencies_ms: list[float] = field(default_factory=list)  # end of speech → first reply frame
+    # end of speech → first reply frame, the latest 2,048 (a hub runs for months)
+    latencies_ms: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=2048)
+    )
 
 
 class VoiceService:
