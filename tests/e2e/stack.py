@@ -9,12 +9,14 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cloud_sync.cloud.migrate import migrate
+from hub import wire
 from hub.broker import BrokerProcess
 from hub.credentials import CredentialStore
 from hub.demo import OFFERINGS, OPENING_HOURS
@@ -44,10 +46,16 @@ class VoiceStack:
     async def say(
         self, device_id: str, text: str, language: str, timeout: float = 60
     ) -> tuple[int, bytes]:
-        """Stream a spoken request in real time; wait for the whole reply; return (session, PCM)."""
+        """Stream a spoken request in real time; wait for the whole reply; return (session, PCM).
+
+        Both codecs of the protocol are exercised: English devices send IMA-ADPCM (as the
+        firmware does), Turkish ones PCM16 (the espeak-ng Turkish voice is already at the edge
+        of what the speech model understands; ADPCM's quantisation noise tips short answers
+        over, see docs/benchmarks.md)."""
         device = self.devices[device_id]
         pcm = await asyncio.to_thread(speak, text, language)
-        session = await asyncio.to_thread(device.stream_audio, pcm)
+        codec = wire.CODEC_PCM16 if language == "tr" else wire.CODEC_ADPCM
+        session = await asyncio.to_thread(partial(device.stream_audio, pcm, codec=codec))
         async with asyncio.timeout(timeout):
             while session not in device.played.ended:
                 await asyncio.sleep(0.05)
