@@ -12,15 +12,12 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-import wave
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
-SAMPLE_RATE = 16000
+from models.asr.audio import AudioFormatError, float_to_pcm16, read_wav
 
 
 class SynthesisError(RuntimeError):
@@ -39,23 +36,12 @@ def split_sentences(text: str) -> list[str]:
 
 
 def wav_to_pcm16k(data: bytes) -> bytes:
-    """Any mono PCM16 WAV -> 16 kHz PCM16LE (linear interpolation is enough for speech replies)."""
+    """A speech engine's WAV output -> 16 kHz PCM16LE, through the speech engine's own reader
+    (any PCM width, rate and channel count; band-limited resampling)."""
     try:
-        with wave.open(io.BytesIO(data)) as w:
-            rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
+        return float_to_pcm16(read_wav(io.BytesIO(data)))
+    except AudioFormatError as exc:
         raise SynthesisError(f"speech engine returned no valid WAV: {exc}") from exc
-    if width != 2:
-        raise SynthesisError(f"expected 16-bit audio, got {8 * width}-bit")
-    pcm = np.frombuffer(raw, dtype="<i2")
-    if channels > 1:
-        pcm = pcm.reshape(-1, channels).mean(axis=1).astype("<i2")
-    if rate == SAMPLE_RATE or len(pcm) == 0:
-        return pcm.tobytes()
-    t_out = np.arange(int(len(pcm) * SAMPLE_RATE / rate)) / SAMPLE_RATE
-    out = np.interp(t_out, np.arange(len(pcm)) / rate, pcm.astype(np.float32))
-    return np.clip(out, -32768, 32767).astype("<i2").tobytes()
 
 
 @dataclass(frozen=True)

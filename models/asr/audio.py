@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -37,14 +38,16 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int = SAMPLE_RATE) ->
     return (np.fft.irfft(out_spec, n_out) * (n_out / len(samples))).astype(np.float32)
 
 
-def read_wav(path: Path) -> np.ndarray:
-    """PCM WAV (8/16/32-bit, any rate, mono or stereo) -> 16 kHz mono float32."""
+def read_wav(path: Path | IO[bytes]) -> np.ndarray:
+    """PCM WAV (8/16/32-bit, any rate, mono or stereo; a file or an open binary stream) ->
+    16 kHz mono float32."""
     try:
-        with wave.open(str(path), "rb") as wav:
+        with wave.open(str(path) if isinstance(path, Path) else path, "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             raw = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError) as exc:
-        raise AudioFormatError(f"{path}: not a PCM WAV file ({exc})") from exc
+        name = path if isinstance(path, Path) else "audio stream"
+        raise AudioFormatError(f"{name}: not a PCM WAV file ({exc})") from exc
     if width == 2:
         samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
     elif width == 4:
