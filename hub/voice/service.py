@@ -334,7 +334,8 @@ class VoiceService:
     ) -> None:
         """Synthesise sentence by sentence and stream 20 ms ADPCM frames as each is ready."""
         loop = asyncio.get_running_loop()
-        # the generator synthesises one sentence per next(): each is pulled on the TTS thread
+        # the generator synthesises one sentence per next(): each is pulled, and encoded into
+        # ADPCM frames, on the TTS thread, so the event loop only sends
         chunks: Iterator[bytes] = iter(self.synthesizer.synthesize(text, language))
         state = wire.AdpcmState()
         seq = 0
@@ -342,17 +343,13 @@ class VoiceService:
         first = True
         while True:
             try:
-                pcm = await loop.run_in_executor(self._speak, next, chunks, None)
+                payloads = await loop.run_in_executor(self._speak, _next_frames, chunks, state)
             except SynthesisError as exc:
                 log.error("no spoken reply for %s: %s", device_id, exc)
                 break
-            if pcm is None:
+            if payloads is None:
                 break
-            for off in range(0, len(pcm) - len(pcm) % 2, FRAME_SAMPLES * 2):
-                block = pcm[off : off + FRAME_SAMPLES * 2]
-                if len(block) % 4:
-                    block += b"\x00\x00"
-                payload = wire.adpcm_encode_block(block, state)
+            for payload in payloads:
                 if pending is not None:
                     await self._send(
                         device_id, session, seq, pending, wire.FLAG_START if first else 0
@@ -387,3 +384,18 @@ class VoiceService:
             await self.play.send_play(device_id, frame, session)
         except Exception as exc:  # noqa: BLE001 - a vanished device must not stop the others
             log.info("reply frame to %s not sent: %s", device_id, exc)
+
+
+def _next_frames(chunks: Iterator[bytes], state: Any) -> list[bytes] | None:
+    """The next sentence of a reply as 20 ms ADPCM frame payloads (None when it is over).
+    `state` carries the encoder across sentences so the stream stays continuous."""
+    pcm = next(chunks, None)
+    if pcm is None:
+        return None
+    payloads = []
+    for off in range(0, len(pcm) - len(pcm) % 2, FRAME_SAMPLES * 2):
+        block = pcm[off : off + FRAME_SAMPLES * 2]
+        if len(block) % 4:
+            block += b"\x00\x00"
+        payloads.append(wire.adpcm_encode_block(block, state))
+    return payloads
