@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,8 @@ class CompiledDomainLike(Protocol):
 
     @property
     def word_graph(self) -> WordGraphLike: ...
+
+    def focused_graph(self, intents: Iterable[str]) -> WordGraphLike: ...
 
     def understand(self, text: str, now: datetime) -> Any: ...
 
@@ -108,11 +110,36 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._vad = SileroVad()
         self._vad_lock = threading.Lock()
+        self._focused: dict[frozenset[str], TokenAutomaton] = {}
+        self._focus_lock = threading.Lock()
 
-    def new_session(self) -> Session:
-        return Session(self)
+    def new_session(self, expect: Iterable[str] | None = None) -> Session:
+        """A stream; ``expect`` names the intents the dialogue waits for (after "do you
+        confirm?": Yes, No, Cancel, Help, Repeat) and narrows the search to them."""
+        return Session(self, self.automaton_for(expect))
 
-    def recognize(self, samples: np.ndarray, now: datetime | None = None) -> Result:
+    def automaton_for(self, expect: Iterable[str] | None) -> TokenAutomaton:
+        if expect is None:
+            return self.automaton
+        key = frozenset(expect)
+        with self._focus_lock:
+            found = self._focused.get(key)
+            if found is None:
+                graph = self.domain.focused_graph(key)
+                found = (
+                    self.automaton
+                    if graph is self.domain.word_graph
+                    else self.recognizer.automaton(graph, self.domain.language)
+                )
+                self._focused[key] = found
+            return found
+
+    def recognize(
+        self,
+        samples: np.ndarray,
+        now: datetime | None = None,
+        expect: Iterable[str] | None = None,
+    ) -> Result:
         """One recording: not recognised when the VAD hears less than ``min_speech_ms``."""
         t0 = time.perf_counter()
         with self._vad_lock:
@@ -120,7 +147,7 @@ class Engine:
         vad_ms = (time.perf_counter() - t0) * 1000
         if voiced * 1000 < self.endpoint.min_speech_ms:
             return Result("", None, {}, 0.0, {"vad": vad_ms, "total": vad_ms})
-        transcript = self.recognizer.transcribe(samples, self.automaton, voiced)
+        transcript = self.recognizer.transcribe(samples, self.automaton_for(expect), voiced)
         result = self._understand(transcript, now, t0)
         result.timings["vad"] = vad_ms
         return result
@@ -146,8 +173,9 @@ class Engine:
 class Session:
     """One device stream. Not thread-safe: one caller feeds it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, automaton: TokenAutomaton | None = None) -> None:
         self.engine = engine
+        self.automaton = automaton or engine.automaton
         self.endpointer = Endpointer(engine.endpoint, SileroVad())
         self._speculative: tuple[int, Transcript] | None = None
 
@@ -178,7 +206,7 @@ class Session:
         if self._speculative is None or self._speculative[0] != audio.size:
             self._speculative = (
                 audio.size,
-                self.engine.recognizer.transcribe(audio, self.engine.automaton, ep.voiced_seconds),
+                self.engine.recognizer.transcribe(audio, self.automaton, ep.voiced_seconds),
             )
 
     def _finish(self, kind: EndpointKind, audio: np.ndarray | None, reason: str) -> EndpointEvent:
@@ -194,7 +222,7 @@ class Session:
             reused = True
         else:
             transcript = self.engine.recognizer.transcribe(
-                audio, self.engine.automaton, self.endpointer.voiced_seconds
+                audio, self.automaton, self.endpointer.voiced_seconds
             )
             reused = False
         result = self.engine._understand(transcript, None, t0)

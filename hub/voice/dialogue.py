@@ -85,6 +85,13 @@ class Dialogue:
             return missing[0] if missing else None
         return "confirm" if self.phase is Phase.CONFIRMING else None
 
+    @property
+    def listening_for(self) -> frozenset[str] | None:
+        """Intents the next utterance can mean, to narrow the speech search; None = any.
+        After "do you confirm?" only an answer, cancel, help or repeat moves the dialogue
+        on, so decoding only those keeps "evet" from drifting into a product name."""
+        return DIALOGUE_INTENTS if self.phase is Phase.CONFIRMING else None
+
     def _say(self, key: str, **values: Any) -> str:
         return prompt(self.language, key, **values)
 

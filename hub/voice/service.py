@@ -249,7 +249,7 @@ class VoiceService:
         self, device_id: str, conv: Conversation, utt: Utterance
     ) -> None:
         loop = asyncio.get_running_loop()
-        session = conv.engine.new_session()
+        session = conv.engine.new_session(conv.dialogue.listening_for)
         event: EndpointEvent | None = None
         speech_end = time.monotonic()
         while event is None or event.result is None:

@@ -20,6 +20,10 @@ import onnxruntime as ort
 from models.asr.features import encoder_input
 from models.asr.tokens import TokenAutomaton, WhisperTokenizer, syllables
 
+# a live path whose mean log-probability per token trails the best ended one by more than
+# this cannot usually catch up (docs/speech.md, "Search")
+STOP_SLACK = 1.0
+
 
 @dataclass(frozen=True)
 class CrossAttention:
@@ -62,6 +66,29 @@ def release_free_memory() -> None:
     by ~300 MB after a few wide-beam utterances."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+def loop_start(tokens: list[int], longest: int = 6) -> int | None:
+    """Index where ``tokens`` first repeat the n-gram just before it (n <= ``longest``)."""
+    for i in range(1, len(tokens)):
+        for n in range(1, min(longest, i) + 1):
+            if tokens[i : i + n] == tokens[i - n : i] and i + n <= len(tokens):
+                return i
+    return None
+
+
+def free_reading(tokens: list[int], logprobs: list[float], done: bool) -> Hypothesis:
+    """The free greedy pass as a yardstick, cut where it falls into a repetition loop.
+
+    Whisper on a short, unclear or cut-off window often loops ("Emet Emet Emet ..."); every
+    token after the first cycle is near-certain, which would make the free reading look far
+    better than any real sentence and reject correct commands. Only the reading up to the
+    loop counts (``finished`` is then False, so the end-of-text score is not counted).
+    """
+    cut = loop_start(tokens)
+    if cut is None:
+        return Hypothesis(tuple(tokens), float(sum(logprobs)), 0.0, done)
+    return Hypothesis(tuple(tokens[:cut]), float(sum(logprobs[:cut])), 0.0, False)
 
 
 def make_session(path: Path, threads: int) -> ort.InferenceSession:
@@ -113,8 +140,9 @@ class WhisperRunner:
         min_syllables: int = 0,
         opening_beam: int = 24,
         opening_steps: int = 3,
-    ) -> tuple[Hypothesis | None, Hypothesis]:
-        """(best complete path through the automaton or None, free greedy transcription).
+        stop_slack: float = STOP_SLACK,
+    ) -> tuple[list[Hypothesis], Hypothesis]:
+        """(complete paths through the automaton, free greedy transcription).
 
         Live beams are ranked by summed log-probability (all have the same length); finished
         ones by mean log-probability per token, so that a short phrase the domain allows
@@ -132,13 +160,14 @@ class WhisperRunner:
         finished: list[Hypothesis] = []
         eot = self.tokenizer.eot
         free_tokens: list[int] = []
-        free_lp, free_done = 0.0, False
+        free_lps: list[float] = []
+        free_done = False
         free_row = 0  # the free row shares the prompt row at first
         for step in range(max_tokens):
             width = max(beam, opening_beam) if step < opening_steps else beam
             if not free_done:
                 token = int(np.argmax(logprobs[free_row]))
-                free_lp += float(logprobs[free_row, token])
+                free_lps.append(float(logprobs[free_row, token]))
                 free_done = token == eot
                 if not free_done:
                     free_tokens.append(token)
@@ -166,7 +195,7 @@ class WhisperRunner:
                 elif len(next_live) < width:
                     next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
                     parents.append(row)
-            if not next_live or len(finished) >= beam:
+            if not next_live or self._settled(finished, next_live, beam, stop_slack):
                 break
             live = next_live
             feed = [t[0][-1] for t in live]
@@ -176,10 +205,23 @@ class WhisperRunner:
             past = np.ascontiguousarray(past[:, parents])
             free_row = len(live)
             logprobs, past = self._step(np.array(feed, np.int64)[:, None], past, cross)
-        free = Hypothesis(tuple(free_tokens), free_lp, 0.0, free_done)
-        if not finished:
-            return None, free
-        return max(finished, key=lambda h: h.logprob / h.n_tokens), free
+        return finished, free_reading(free_tokens, free_lps, free_done)
+
+    @staticmethod
+    def _settled(
+        finished: list[Hypothesis],
+        live: list[tuple[tuple[int, ...], float, float, int]],
+        beam: int,
+        slack: float,
+    ) -> bool:
+        """Enough paths have ended and no live one is still within ``slack`` nats/token of
+        the best ended one. Stopping at the first ``beam`` endings instead lets a domain's
+        one-word commands end the search before the long sentence that was said can."""
+        if len(finished) < beam:
+            return False
+        best_done = max(h.mean_logprob for h in finished)
+        best_live = max(score / (len(toks) + 1) for toks, score, _, _ in live)
+        return best_live < best_done - slack
 
     def _long_enough(
         self, tokens: tuple[int, ...], automaton: TokenAutomaton, min_syllables: int

@@ -127,8 +127,10 @@ class Recognizer:
                 max_tokens=int(16 + 8 * seconds),
                 min_syllables=int(MIN_SYLLABLE_RATE * voiced),
             )
-            if found is not None and (best is None or found.mean_logprob > best.mean_logprob):
-                best = found
+            if found:
+                top = max(found, key=lambda h: h.mean_logprob)
+                if best is None or top.mean_logprob > best.mean_logprob:
+                    best = top
             if best is not None and best.mean_logprob - free.mean_logprob >= -threshold:
                 break
         release_free_memory()

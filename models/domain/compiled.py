@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from models.domain.builtins import ParseContext
-from models.domain.compiler import CompiledList, sample_words
+from models.domain.compiler import CompiledList, focused_graph, sample_words
 from models.domain.expand import split_placeholder
 from models.domain.fsa import TagEvent, TaggedIndex
 from models.domain.loader import Domain, IntentSpec
@@ -46,6 +47,7 @@ class CompiledDomain:
     _vocab: tuple[str, ...] | None = field(default=None, repr=False)
     _all_sources: list[SlotSource] | None = field(default=None, repr=False)
     _unapostrophed: dict[str, str] | None = field(default=None, repr=False)
+    _focused: dict[frozenset[str], WordGraph] = field(default_factory=dict, repr=False)
 
     @property
     def language(self) -> str:
@@ -54,6 +56,18 @@ class CompiledDomain:
     @property
     def intents(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.domain.intents)
+
+    def focused_graph(self, intents: Iterable[str]) -> WordGraph:
+        """The word graph of this domain's intents among ``intents`` (built once, cached);
+        the whole graph when none of them is in this domain."""
+        key = frozenset(intents) & frozenset(self.intents)
+        if not key or key == frozenset(self.intents):
+            return self.word_graph
+        graph = self._focused.get(key)
+        if graph is None:
+            graph = focused_graph(self.expansions, self.lists, key)
+            self._focused[key] = graph
+        return graph
 
     def context(self, now: datetime) -> ParseContext:
         return ParseContext(now, self.domain.timezone, self.domain.business_hours)

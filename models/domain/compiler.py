@@ -109,10 +109,8 @@ def compile_domain(
             expansions[key] = sorted(seqs)
             symbol_seqs.extend((INTENT_MARK + key, *s) for s in seqs)
     _check_slots(domain, expansions)
-    skeleton = dfa_from_phrases(symbol_seqs)
-    nfa = _tagged_nfa(skeleton, lists)
-    graph_dfa = determinize(nfa)
-    graph = WordGraph(graph_dfa.start, graph_dfa.finals, tuple(graph_dfa.arcs()))
+    nfa = _tagged_nfa(dfa_from_phrases(symbol_seqs), lists)
+    graph = _graph(nfa)
     t1 = time.perf_counter()
     compiled = CompiledDomain(domain, lists, expansions, TaggedIndex.of(nfa), graph)
     if train_intent_model:
@@ -121,8 +119,8 @@ def compile_domain(
     log.info(
         "compiled domain %s: %d graph states, %d arcs, grammar %.2fs, intent model %.2fs",
         domain.name,
-        graph_dfa.num_states,
-        graph_dfa.num_arcs,
+        len({s for s, _, _ in graph.arcs} | {d for _, _, d in graph.arcs}),
+        len(graph.arcs),
         t1 - t0,
         t2 - t1,
     )
@@ -153,6 +151,29 @@ def _check_slots(domain: Domain, expansions: dict[str, list[tuple[str, ...]]]) -
                     raise DomainSchemaError(
                         f"intents.{intent.name}.reply: unknown slot {{{field}}}"
                     )
+
+
+def _graph(nfa: Nfa) -> WordGraph:
+    dfa = determinize(nfa)
+    return WordGraph(dfa.start, dfa.finals, tuple(dfa.arcs()))
+
+
+def focused_graph(
+    expansions: dict[str, list[tuple[str, ...]]],
+    lists: dict[str, CompiledList],
+    intents: frozenset[str],
+) -> WordGraph:
+    """The word graph of only some intents: what the decoder searches when the dialogue
+    expects an answer of a known kind (after "do you confirm?" only yes/no/cancel/...)."""
+    seqs = [
+        (INTENT_MARK + key, *words)
+        for key, block in expansions.items()
+        if key.split("#")[0] in intents
+        for words in block
+    ]
+    if not seqs:
+        raise DomainSchemaError(f"no sentences for intents {sorted(intents)}")
+    return _graph(_tagged_nfa(dfa_from_phrases(seqs), lists))
 
 
 def _tagged_nfa(skeleton: Dfa, lists: dict[str, CompiledList]) -> Nfa:

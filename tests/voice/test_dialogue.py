@@ -42,14 +42,17 @@ def test_turkish_booking_with_a_missing_time_is_asked_then_confirmed(catalog: Lo
 
 def test_english_order_confirmation_states_the_total_with_tax(catalog: LocalCatalog) -> None:
     d = Dialogue(compiled_domain("shop_en"), catalog)
+    assert d.listening_for is None  # a new request can be anything the domain knows
     t = say(d, "i'd like two moisturiser please")
     # 2 x 375.00 + 20 % tax = 900
     assert t.reply == "2 moisturiser, total 900 lira. Do you confirm?"
+    # the speech search now waits for an answer only
+    assert d.listening_for == {"Yes", "No", "Cancel", "Help", "Repeat"}
     t = say(d, "yes")
     (event,) = t.events
     assert isinstance(event, OrderRequested)
     assert event.items[0].offering_id == uuid.UUID(MOISTURISER) and event.items[0].quantity == 2
-    assert t.done
+    assert t.done and d.listening_for is None
 
 
 def test_no_places_nothing_and_cancel_abandons(catalog: LocalCatalog) -> None:

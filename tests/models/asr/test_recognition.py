@@ -80,3 +80,20 @@ def test_silence_noise_and_a_removed_answer_are_not_recognised(recognizer: Recog
         phrase_graph("i would like two bottles of moisturiser please", "book a massage"), "en"
     )
     assert not recognizer.transcribe(speech, without).recognised
+
+
+def test_free_reading_is_cut_where_it_starts_looping() -> None:
+    """Whisper's free pass often loops on short or unclear audio ("Emet Emet Emet"); the
+    near-certain repeats must not make it a yardstick no real command can reach."""
+    from models.asr.decoder import free_reading, loop_start
+
+    assert loop_start([7, 8, 7, 8, 7, 8]) == 2
+    assert loop_start([7, 7]) == 1
+    assert loop_start([1, 2, 3, 4, 1, 2, 3, 4, 9]) == 4
+    assert loop_start([1, 2, 3, 1, 2]) is None  # an unfinished second cycle is no loop yet
+    assert loop_start([5, 6, 7]) is None
+    looped = free_reading([7, 8, 7, 8, 7, 8], [-3.0, -1.0, -0.1, -0.01, 0.0, 0.0], True)
+    assert looped.tokens == (7, 8) and not looped.finished
+    assert looped.mean_logprob == -2.0
+    plain = free_reading([5, 6], [-1.0, -0.5], True)
+    assert plain.tokens == (5, 6) and plain.finished and plain.n_tokens == 3

@@ -118,3 +118,29 @@ def test_out_of_domain_and_silence_are_not_recognised(engines: dict[str, Engine]
     events = _stream(engines["salon_en"], np.zeros(16000 * 9, np.float32))
     assert [e.kind for e in events] == [EndpointKind.NO_SPEECH]
     assert events[0].result is not None and events[0].result.intent is None
+
+
+CONFIRM = ("Yes", "No", "Cancel", "Help", "Repeat")
+
+
+def test_a_session_waiting_for_a_confirmation_searches_only_the_answers(
+    engines: dict[str, Engine],
+) -> None:
+    """After "do you confirm?" the hub narrows the search to the answer intents: the answer
+    is understood, and an order said instead can no longer come back as an order."""
+    engine = engines["shop_tr"]
+    assert engine.automaton_for(CONFIRM) is engine.automaton_for(reversed(CONFIRM))
+    assert engine.automaton_for(CONFIRM) is not engine.automaton
+    yes = engine.recognize(synthesize("evet", ESPEAK_TR), expect=CONFIRM)
+    assert yes.intent == "Yes", yes
+    order = synthesize("iki tane nemlendirici krem istiyorum", ESPEAK_TR)
+    assert engine.recognize(order).intent == "OrderProduct"
+    focused = engine.recognize(order, expect=CONFIRM)
+    assert focused.intent in {None, *CONFIRM}, focused
+    # streamed sessions take the same focus
+    gap = np.zeros(8000, np.float32)
+    session = engine.new_session(CONFIRM)
+    assert session.automaton is engine.automaton_for(CONFIRM)
+    pcm = float_to_pcm16(np.concatenate([gap, synthesize("hayır", ESPEAK_TR), gap, gap, gap]))
+    events = [e for i in range(0, len(pcm), 1024) if (e := session.feed(pcm[i : i + 1024]))]
+    assert events[-1].result is not None and events[-1].result.intent == "No", events

@@ -111,3 +111,25 @@ def test_date_and_time_phrases_are_unambiguous(language: str) -> None:
         seen: dict[tuple[str, ...], object] = {}
         clashes = [w for w, m in table if seen.setdefault(w, m) != m]
         assert clashes == []
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_focused_graph_accepts_exactly_the_focused_intents(
+    name: str, domain: Callable[[str], CompiledDomain]
+) -> None:
+    """A dialogue that waits for a confirmation searches only the answer intents: every
+    sampled sentence of those intents is in the focused graph, no sentence of the others is
+    (unless the very same words also belong to a focused intent)."""
+    c = domain(name)
+    focus = frozenset({"Yes", "No", "Cancel", "Help", "Repeat"}) & frozenset(c.intents)
+    graph = c.focused_graph(focus | {"NotAnIntentHere"})
+    assert graph is c.focused_graph(focus)  # built once, unknown names ignored
+    assert len(graph.arcs) < len(c.word_graph.arcs)
+    samples = c.sample_sentences(300, seed=5, now=NOW)
+    focused = {s.text for s in samples if s.intent in focus}
+    assert focused
+    for s in samples:
+        assert graph.accepts(s.text.split()) == (s.intent in focus or s.text in focused), s.text
+    # no focus that names an intent of this domain: the whole graph
+    assert c.focused_graph({"NotAnIntentHere"}) is c.word_graph
+    assert c.focused_graph(c.intents) is c.word_graph
