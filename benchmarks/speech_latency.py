@@ -8,7 +8,7 @@ For ~5 s synthetic requests (Turkish espeak-ng, English flite) it prints:
   endpoint;
 * streamed in real time (32 ms PCM16 chunks, paced by the wall clock) through VAD and the
   endpointer: time from the end of speech, and from the endpoint (500 ms of silence), to the
-  result; the session decodes speculatively once 192 ms of silence have passed;
+  result; the session decodes speculatively once 96 ms of silence have passed;
 * pocketsphinx (same English audio, grammar from the same domain) decode time;
 * process RSS after loading the models, and peak RSS.
 """

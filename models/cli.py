@@ -2,7 +2,7 @@
 
 arma-models build [--tiny] [--out DIR]
 arma-models recognize --domain FILE.yaml [--json] AUDIO.wav ...
-arma-models eval [--quick] [--out DIR]
+arma-models eval [--quick] [--n N] [--domains salon,shop] [--languages tr,en] [--seed S] [--out DIR]
 """
 
 from __future__ import annotations
@@ -61,19 +61,6 @@ def _build(args: argparse.Namespace) -> int:
     return build.main(argv)
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from models.eval import run
-
-    argv = ["--out", str(args.out), "--seed", str(args.seed)]
-    if args.quick:
-        argv.append("--quick")
-    if args.no_peer:
-        argv.append("--no-peer")
-    if args.update_manifest:
-        argv.append("--update-manifest")
-    return run.main(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arma-models", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,15 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     p_rec.add_argument("audio", nargs="+", type=Path)
     p_rec.set_defaults(func=_recognize)
 
-    p_eval = sub.add_parser("eval", help="synthetic evaluation with noise and a peer")
-    p_eval.add_argument("--quick", action="store_true", help="small set (minutes)")
-    p_eval.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
-    p_eval.add_argument("--out", type=Path, default=Path("eval-out"))
-    p_eval.add_argument("--update-manifest", action="store_true")
-    p_eval.add_argument("--seed", type=int, default=11, help="sentence and voice draw")
-    p_eval.set_defaults(func=_eval)
+    # `eval` has its own parser (models.eval.run): everything after it goes there
+    sub.add_parser("eval", help="synthetic evaluation with noise and a peer (eval --help)")
 
-    args = parser.parse_args(argv)
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["eval"]:
+        from models.eval import run
+
+        return run.main(args_in[1:])
+    args = parser.parse_args(args_in)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
 

@@ -25,7 +25,7 @@ SAMPLE_RATE = 16000
 CHUNK = 512
 CONTEXT = 64
 CHUNK_MS = CHUNK * 1000 / SAMPLE_RATE  # 32 ms
-KEEP_SILENCE_CHUNKS = 6  # trailing silence kept in an utterance (192 ms)
+KEEP_SILENCE_CHUNKS = 3  # trailing silence kept in an utterance (96 ms)
 
 
 class VadModelMissingError(RuntimeError):

@@ -125,6 +125,8 @@ def plot_accuracy(summary: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     series: dict[str, dict[str, float]] = defaultdict(dict)
     for r in summary["rows"]:
+        if ", answers" in r["system"]:
+            continue  # the answer-turn subset has its own table rows
         series[f"{r['system']} ({r['language']})"][r["snr"]] = r["accuracy"] * 100
     for name, points in sorted(series.items()):
         xs = [s for s in order if s in points]

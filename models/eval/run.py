@@ -16,7 +16,7 @@ import json
 import logging
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Istanbul
 SNRS: tuple[float | None, ...] = (None, 24.0, 18.0, 12.0, 9.0, 6.0)  # None = clean
 QUICK_SNRS: tuple[float | None, ...] = (None, 9.0)
 DOMAINS = ("salon", "shop", "calibration")
+# the answers a dialogue waits for after "do you confirm?" (hub.voice.dialogue)
+ANSWERS = ("Yes", "No", "Cancel", "Help", "Repeat")
 OUT_OF_DOMAIN = {
     "tr": (
         "bugün hava çok güzel parka gidelim mi",
@@ -179,18 +181,35 @@ def evaluate(
             t0 = time.perf_counter()
             result = engines[u.domain].recognize(audio)
             elapsed = (time.perf_counter() - t0) * 1000
-            outcomes.append(
-                _score(
-                    "arma",
-                    u,
-                    snr=label,
-                    text=result.text,
-                    intent=result.intent,
-                    slots=result.slots,
-                    margin=result.margin,
-                    elapsed=elapsed,
-                )
+            scored = _score(
+                "arma",
+                u,
+                snr=label,
+                text=result.text,
+                intent=result.intent,
+                slots=result.slots,
+                margin=result.margin,
+                elapsed=elapsed,
             )
+            outcomes.append(scored)
+            if u.intent is None or u.intent in ANSWERS:
+                # the same answer turns decoded as the hub decodes them while it waits
+                # for a confirmation, next to the whole-domain result on the same audio
+                outcomes.append(replace(scored, system="arma, answers: whole domain"))
+                t0 = time.perf_counter()
+                focused = engines[u.domain].recognize(audio, expect=ANSWERS)
+                outcomes.append(
+                    _score(
+                        "arma, answers: focused",
+                        u,
+                        snr=label,
+                        text=focused.text,
+                        intent=focused.intent,
+                        slots=focused.slots,
+                        margin=focused.margin,
+                        elapsed=(time.perf_counter() - t0) * 1000,
+                    )
+                )
             if u.domain in peers:
                 heard = peers[u.domain].recognize(audio)
                 meaning = compiled[u.domain].understand(heard.text, NOW) if heard.text else None

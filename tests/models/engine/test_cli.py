@@ -50,3 +50,47 @@ def test_recognize_prints_one_json_line_per_file(tmp_path: Path, built_model: ob
     assert first["text"] == "how much is a haircut" and first["elapsed_ms"] > 0
     assert second["intent"] is None and second["slots"] == {}
     assert set(first) == {"file", "intent", "slots", "text", "confidence", "elapsed_ms"}
+
+
+def test_eval_runs_end_to_end_on_a_small_set(tmp_path: Path, built_model: object) -> None:
+    """`arma-models eval` on one English domain (1 command + 2 out-of-domain sentences, clean
+    and 9 dB, no peer): the table, outcomes, summary and plot are written, and the answer
+    turns are scored both on the whole domain and with the dialogue's answer focus."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "models.cli",
+            "eval",
+            "--quick",
+            "--n",
+            "1",
+            "--domains",
+            "shop",
+            "--languages",
+            "en",
+            "--no-peer",
+            "--out",
+            str(tmp_path),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| arma | en | clean | 1 |" in proc.stdout
+    outcomes = [
+        json.loads(line) for line in (tmp_path / "outcomes.jsonl").read_text().split("\n") if line
+    ]
+    ours = [o for o in outcomes if o["system"] == "arma"]
+    assert len(ours) == 2 * 3 and {o["snr"] for o in ours} == {"clean", "9 dB"}
+    focused = [o for o in outcomes if o["system"] == "arma, answers: focused"]
+    whole = [o for o in outcomes if o["system"] == "arma, answers: whole domain"]
+    # out-of-domain sentences are always among the answer turns (a customer says something else)
+    assert len(focused) == len(whole) >= 2 * 2
+    assert {o["reference"] for o in focused} == {o["reference"] for o in whole}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model_bytes"] > 10_000_000 and summary["peak_rss_mb"] > 100
+    assert (tmp_path / "accuracy_vs_snr.png").read_bytes()[:4] == b"\x89PNG"
