@@ -178,38 +178,16 @@ def evaluate(
         label = "clean" if snr is None else f"{snr:g} dB"
         for u in utterances:
             audio = _noisy(u, snr, bank, rng)
-            t0 = time.perf_counter()
-            result = engines[u.domain].recognize(audio)
-            elapsed = (time.perf_counter() - t0) * 1000
-            scored = _score(
-                "arma",
-                u,
-                snr=label,
-                text=result.text,
-                intent=result.intent,
-                slots=result.slots,
-                margin=result.margin,
-                elapsed=elapsed,
-            )
+            scored = _ours("arma", engines[u.domain], u, audio, label)
             outcomes.append(scored)
             if u.intent is None or u.intent in ANSWERS:
                 # the same answer turns decoded as the hub decodes them while it waits
                 # for a confirmation, next to the whole-domain result on the same audio
                 outcomes.append(replace(scored, system="arma, answers: whole domain"))
-                t0 = time.perf_counter()
-                focused = engines[u.domain].recognize(audio, expect=ANSWERS)
-                outcomes.append(
-                    _score(
-                        "arma, answers: focused",
-                        u,
-                        snr=label,
-                        text=focused.text,
-                        intent=focused.intent,
-                        slots=focused.slots,
-                        margin=focused.margin,
-                        elapsed=(time.perf_counter() - t0) * 1000,
-                    )
+                focus = _ours(
+                    "arma, answers: focused", engines[u.domain], u, audio, label, expect=ANSWERS
                 )
+                outcomes.append(focus)
             if u.domain in peers:
                 heard = peers[u.domain].recognize(audio)
                 meaning = compiled[u.domain].understand(heard.text, NOW) if heard.text else None
@@ -229,6 +207,29 @@ def evaluate(
     for p in peers.values():
         p.close()
     return outcomes
+
+
+def _ours(
+    system: str,
+    engine: Any,
+    u: Utterance,
+    audio: np.ndarray,
+    snr: str,
+    *,
+    expect: tuple[str, ...] | None = None,
+) -> Outcome:
+    t0 = time.perf_counter()
+    result = engine.recognize(audio, expect=expect)
+    return _score(
+        system,
+        u,
+        snr=snr,
+        text=result.text,
+        intent=result.intent,
+        slots=result.slots,
+        margin=result.margin,
+        elapsed=(time.perf_counter() - t0) * 1000,
+    )
 
 
 def _score(
