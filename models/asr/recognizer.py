@@ -72,6 +72,7 @@ class Recognizer:
         *,
         threads: int = 1,
         beam: int = 8,
+        retry_beam: int = 32,
         reject_margin: float | None = None,
         tail_seconds: float = 1.0,
     ) -> None:
@@ -81,6 +82,7 @@ class Recognizer:
             self.built.encoder, self.built.decoder, self.tokenizer, threads=threads
         )
         self.beam = beam
+        self.retry_beam = retry_beam
         self.reject_margin = reject_margin  # None: per-language REJECT_MARGINS
         self.tail_seconds = tail_seconds
 
@@ -114,21 +116,27 @@ class Recognizer:
         seconds = audio.size / SAMPLE_RATE
         voiced = active_seconds(audio) if speech_seconds is None else speech_seconds
         threshold = self.threshold(automaton.language)
-        # one beam (8 paths, 24 for the first tokens). A second, 32-path pass when this one
-        # found nothing acceptable won 2 of 240 dev commands, let 3 more out-of-domain
-        # sentences through, and cost 170 MB and seconds at p95: dropped (docs/speech.md).
-        found, free = self.runner.beam_search(
-            cross,
-            automaton,
-            beam=self.beam,
-            max_tokens=int(16 + 8 * seconds),
-            min_syllables=int(MIN_SYLLABLE_RATE * voiced),
-        )
-        best = max(found, key=lambda h: h.mean_logprob) if found else None
+        best, free = None, None
+        for beam in (self.beam, self.retry_beam):
+            # a narrow beam first; a wide one only when that finds nothing acceptable: in
+            # long Turkish requests the right path can fall out of 8 beams mid-sentence
+            # ("cuma günü saat on birde ..." became "önümüzdeki salıya ...")
+            found, free = self.runner.beam_search(
+                cross,
+                automaton,
+                beam=beam,
+                max_tokens=int(16 + 8 * seconds),
+                min_syllables=int(MIN_SYLLABLE_RATE * voiced),
+            )
+            top = max(found, key=lambda h: h.mean_logprob) if found else None
+            if top is not None and (best is None or top.mean_logprob > best.mean_logprob):
+                best = top
+            if best is not None and best.mean_logprob - free.mean_logprob >= -threshold:
+                break
         release_free_memory()
         t2 = time.perf_counter()
         timings = {"encode": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000}
-        if best is None:
+        if best is None or free is None:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms=timings)
         margin = best.mean_logprob - free.mean_logprob
         confidence = confidence_from_margin(margin, threshold)
