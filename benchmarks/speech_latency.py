@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from models.asr.audio import float_to_pcm16
+from models.asr.audio import float_to_pcm16, loud_frames
 from models.asr.recognizer import Recognizer
 from models.domain import compile_domain, load_domain
 from models.domain.loader import DOMAINS_DIR
@@ -67,11 +67,8 @@ def trim_silence(audio: np.ndarray, floor_db: float = 35.0) -> np.ndarray:
     """Cut the synthesiser's own leading and trailing silence (20 ms frames more than
     ``floor_db`` below the loudest), so that "end of speech" is where the voice stops and
     not where the WAV file ends."""
-    frame = 320
-    usable = audio[: audio.size - audio.size % frame].reshape(-1, frame)
-    energy = np.mean(usable.astype(np.float64) ** 2, axis=1)
-    loud = np.flatnonzero(energy >= energy.max() * 10 ** (-floor_db / 10))
-    return audio[loud[0] * frame : (loud[-1] + 1) * frame]
+    loud = loud_frames(audio, floor_db)
+    return audio[loud[0] * 320 : (loud[-1] + 1) * 320]
 
 
 def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, bool]:

@@ -10,6 +10,7 @@ or no speech at all within ``no_speech_timeout_s``.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -42,16 +43,22 @@ def silero_model_path() -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=4)
+def _load_session(model: str) -> ort.InferenceSession:
+    """One onnxruntime session per model file for the whole process: loading it takes
+    ~25 ms, a device stream needs its own VAD state every utterance, and `run` is safe to
+    call from several threads (the recurrent state is an input, kept by each SileroVad)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 class SileroVad:
     """Speech probability per 512-sample chunk of 16 kHz float audio."""
 
     def __init__(self, model: Path | None = None) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(model or silero_model_path()), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = _load_session(str(model or silero_model_path()))
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
         self.reset()
 

@@ -72,7 +72,7 @@ def loop_start(tokens: list[int], longest: int = 6) -> int | None:
     """Index where ``tokens`` first repeat the n-gram just before it (n <= ``longest``)."""
     for i in range(1, len(tokens)):
         for n in range(1, min(longest, i) + 1):
-            if tokens[i : i + n] == tokens[i - n : i] and i + n <= len(tokens):
+            if tokens[i : i + n] == tokens[i - n : i]:  # a short tail never equals
                 return i
     return None
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.asr.audio import loud_frames
 from models.asr.build import BuiltModel, ensure_built
 from models.asr.decoder import WhisperRunner, release_free_memory
 from models.asr.features import SAMPLE_RATE
@@ -58,11 +59,7 @@ def confidence_from_margin(margin: float, threshold: float) -> float:
 
 def active_seconds(audio: np.ndarray, frame: int = 320) -> float:
     """Time in 20 ms frames within 30 dB of the loudest frame (a VAD-free fallback)."""
-    usable = audio[: audio.size - audio.size % frame].reshape(-1, frame)
-    if usable.size == 0:
-        return 0.0
-    energy = np.mean(usable.astype(np.float64) ** 2, axis=1)
-    return float(np.count_nonzero(energy >= energy.max() * 1e-3) * frame / SAMPLE_RATE)
+    return float(loud_frames(audio, 30.0, frame).size * frame / SAMPLE_RATE)
 
 
 class Recognizer:

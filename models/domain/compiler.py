@@ -119,7 +119,7 @@ def compile_domain(
     log.info(
         "compiled domain %s: %d graph states, %d arcs, grammar %.2fs, intent model %.2fs",
         domain.name,
-        len({s for s, _, _ in graph.arcs} | {d for _, _, d in graph.arcs}),
+        graph.num_states,
         len(graph.arcs),
         t1 - t0,
         t2 - t1,
