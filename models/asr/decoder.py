@@ -1,11 +1,12 @@
 """Running the int8 Whisper graphs: encoding, constrained beam search, free greedy decoding.
 
 The beam search walks a :class:`~models.asr.tokens.TokenAutomaton`; all beams go through
-the decoder step as one batch and share the encoder's cross-attention keys/values (batch 1,
-broadcast). Every hypothesis also carries its *regret*: the summed gap between the best
-token the model wanted at each step (over the whole vocabulary) and the token the domain
-allowed. In-domain speech has a regret near zero per token; speech the domain cannot express
-has a large one -- the recogniser's "not recognised" signal.
+the decoder step as one batch and share the encoder's cross-attention keys/values (batch 1;
+the graph folds the beams into one query axis). Every hypothesis also carries its
+*regret*: the summed gap between the best token the model wanted at each step (over the
+whole vocabulary) and the token the domain allowed. In-domain speech has a regret near zero
+per token; speech the domain cannot express has a large one -- the recogniser's "not
+recognised" signal.
 """
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ class WhisperRunner:
         past = next(i for i in self._decoder.get_inputs() if i.name == "past_kv")
         self._cache_shape = (int(past.shape[0]), int(past.shape[2]), int(past.shape[4]))
 
-    def encode(self, audio: np.ndarray, tail_seconds: float = 1.0) -> CrossAttention:
-        mel = encoder_input(audio, tail_seconds)
+    def encode(
+        self, audio: np.ndarray, tail_seconds: float = 1.0, min_seconds: float = 0.0
+    ) -> CrossAttention:
+        mel = encoder_input(audio, tail_seconds, min_seconds=min_seconds)
         keys, values = self._encoder.run(None, {"mel": mel[None]})
         return CrossAttention(keys, values, mel.shape[1])
 

@@ -7,9 +7,10 @@ Two graphs:
   ``(L, B, H, T/2, dh)`` for every decoder layer, so the decoder never recomputes them.
 * ``decoder``: one step with a self-attention KV cache. ``tokens (B, N)`` and ``past_kv
   (2L, B, H, P, dh)`` -> ``logprobs (B, vocab)`` for the last position and ``present_kv
-  (2L, B, H, P+N, dh)``. Cross K/V may have batch 1 and broadcast over the beams. The token
-  embedding is stored once, transposed ``(d, vocab)``: the output projection multiplies by
-  it and the input lookup gathers its columns (see :func:`models.asr.quantize.tie_embedding`).
+  (2L, B, H, P+N, dh)``. Cross K/V have batch 1: all B rows (beams) attend to the same
+  audio, folded into one query axis. The token embedding is stored once, transposed
+  ``(d, vocab)``: the output projection multiplies by it and the input lookup gathers its
+  columns (see :func:`models.asr.quantize.tie_embedding`).
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ def build_decoder(w: WhisperWeights) -> onnx.ModelProto:
     g = GraphBuilder("whisper_decoder_step")
     tokens = g.add_input("tokens", INT64, ["batch", "new"])
     past = g.add_input("past_kv", FLOAT, [2 * layers, "batch", nh, "past", dh])
-    cross_k = g.add_input("cross_k", FLOAT, [layers, "cross_batch", nh, dh, "audio_ctx"])
-    cross_v = g.add_input("cross_v", FLOAT, [layers, "cross_batch", nh, "audio_ctx", dh])
+    cross_k = g.add_input("cross_k", FLOAT, [layers, 1, nh, dh, "audio_ctx"])
+    cross_v = g.add_input("cross_v", FLOAT, [layers, 1, nh, "audio_ctx", dh])
 
     emb_t = g.weight(TIED_EMBEDDING, w.get("decoder/embeddings/weight").T.copy())
     x = g.op("Transpose", [g.op("Gather", [emb_t, tokens], axis=1)], perm=[1, 2, 0])
@@ -171,17 +172,25 @@ def build_decoder(w: WhisperWeights) -> onnx.ModelProto:
         x = g.op("Add", [x, out])
 
         h = g.layer_norm(x, *w.norm(f"{p}/attention/layer_norm"), f"{n}.cross_ln")
-        cq = g.heads(
-            g.linear(h, *w.linear(f"{p}/attention/linear_0"), f"{n}.cross_q"), nh, dh, (0, 2, 1, 3)
+        cq = g.linear(h, *w.linear(f"{p}/attention/linear_0"), f"{n}.cross_q")
+        # every beam attends to the same audio: fold the beams into the query axis,
+        # (B, N, D) -> (1, H, B*N, dh), so one product against the batch-1 keys serves
+        # them all (broadcasting B copies of the keys cost time and memory per step)
+        folded = g.op(
+            "Transpose", [g.op("Reshape", [cq, g.const([1, -1, nh, dh])])], perm=[0, 2, 1, 3]
         )
         att = _attention(
             g,
-            cq,
+            folded,
             g.op("Gather", [cross_k, g.const(i)], axis=0),
             g.op("Gather", [cross_v, g.const(i)], axis=0),
             dh,
         )
-        out = g.linear(g.merge_heads(att, d), *w.linear(f"{p}/attention/linear_2"), f"{n}.cross_o")
+        unfolded = g.op(
+            "Reshape",
+            [g.op("Transpose", [att], perm=[0, 2, 1, 3]), g.op("Shape", [h])],
+        )
+        out = g.linear(unfolded, *w.linear(f"{p}/attention/linear_2"), f"{n}.cross_o")
         x = _ffn(g, w, g.op("Add", [x, out]), p, n)
     x = g.layer_norm(x, *w.norm("decoder/layer_norm"), "dec_ln")
     last = g.op(

@@ -74,11 +74,18 @@ def log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
     return features
 
 
-def encoder_input(audio: np.ndarray, tail_seconds: float = 1.0, n_mels: int = 80) -> np.ndarray:
-    """Log-mel of the audio plus ``tail_seconds`` of digital silence, cut to an even number
-    of frames (at most 30 s): the shortened window the variable-length encoder takes."""
+def encoder_input(
+    audio: np.ndarray, tail_seconds: float = 1.0, n_mels: int = 80, min_seconds: float = 0.0
+) -> np.ndarray:
+    """Log-mel of the audio plus at least ``tail_seconds`` of digital silence (more when
+    needed to make the window ``min_seconds`` long), cut to an even number of frames (at most
+    30 s): the shortened window the variable-length encoder takes. Whisper was trained on
+    speech followed by silence up to 30 s; a window barely longer than a one-word answer
+    reads it worse ("help" as "yep"; docs/speech.md, "Encoder window")."""
+    audio = np.asarray(audio, dtype=np.float32)
+    tail_seconds = max(tail_seconds, min_seconds - audio.size / SAMPLE_RATE)
     max_samples = MAX_FRAMES * HOP - int(tail_seconds * SAMPLE_RATE)
-    audio = np.asarray(audio, dtype=np.float32)[:max_samples]
+    audio = audio[:max_samples]
     padded = np.concatenate([audio, np.zeros(int(tail_seconds * SAMPLE_RATE), np.float32)])
     mel = log_mel(padded, n_mels)
     frames = min(MAX_FRAMES, mel.shape[1] - mel.shape[1] % 2)

@@ -33,6 +33,10 @@ DEFAULT_REJECT_MARGIN = 2.0  # other languages
 # 3-6 a second; espeak-ng at the rates used here about 4).
 MIN_SYLLABLE_RATE = 1.5
 MIN_AUDIO_SECONDS = 0.2
+# Short utterances are encoded in a window padded with silence to this length: Whisper reads
+# a one-word answer in a window barely longer than the word poorly (docs/speech.md, "Encoder
+# window"); longer audio keeps the 1 s tail.
+MIN_WINDOW_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Recognizer:
         retry_beam: int = 32,
         reject_margin: float | None = None,
         tail_seconds: float = 1.0,
+        min_window_seconds: float = MIN_WINDOW_SECONDS,
     ) -> None:
         self.built = built or ensure_built()
         self.tokenizer = WhisperTokenizer.load(self.built.directory / "tokenizer.json")
@@ -82,6 +87,7 @@ class Recognizer:
         self.retry_beam = retry_beam
         self.reject_margin = reject_margin  # None: per-language REJECT_MARGINS
         self.tail_seconds = tail_seconds
+        self.min_window_seconds = min_window_seconds
 
     @classmethod
     def from_directory(cls, directory: Path, **kwargs: object) -> Recognizer:
@@ -108,7 +114,7 @@ class Recognizer:
         if audio.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms={"encode": 0.0})
         t0 = time.perf_counter()
-        cross = self.runner.encode(audio, self.tail_seconds)
+        cross = self.runner.encode(audio, self.tail_seconds, self.min_window_seconds)
         t1 = time.perf_counter()
         seconds = audio.size / SAMPLE_RATE
         voiced = active_seconds(audio) if speech_seconds is None else speech_seconds

@@ -44,6 +44,19 @@ def test_encoder_input_adds_a_second_and_keeps_frames_even() -> None:
     assert encoder_input(np.zeros(40 * SAMPLE_RATE, np.float32)).shape[1] == 3000
 
 
+def test_short_audio_is_padded_to_the_minimum_window_and_long_audio_keeps_its_tail() -> None:
+    rng = np.random.default_rng(3)
+    word = (0.3 * rng.standard_normal(int(0.8 * SAMPLE_RATE))).astype(np.float32)
+    padded = encoder_input(word, 1.0, min_seconds=4.0)
+    assert abs(padded.shape[1] - 400) <= 2  # 0.8 s of speech + 3.2 s of silence
+    # the speech frames are those of the plain window; the added frames are silence
+    plain = encoder_input(word, 1.0)
+    assert np.allclose(padded[:, :70], plain[:, :70], atol=1e-5)
+    assert padded[:, 200:].std() < 1e-6
+    sentence = np.zeros(5 * SAMPLE_RATE, np.float32)
+    assert abs(encoder_input(sentence, 1.0, min_seconds=4.0).shape[1] - 600) <= 2
+
+
 def test_wav_round_trip_resampling_and_bad_input(tmp_path: Path) -> None:
     t = np.arange(8000) / 8000
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

@@ -49,3 +49,38 @@ def test_reference_check_catches_a_wrong_graph(tmp_path: Path) -> None:
     onnx.save(export.build_encoder(right), enc)
     onnx.save(export.build_decoder(right), dec)
     verify.require(verify.compare(right, enc, dec), verify.FLOAT_TOLERANCE, "float export")
+
+
+def test_beams_in_one_batch_score_as_they_would_one_by_one(tmp_path: Path) -> None:
+    """The decoder folds all beams into one query axis against the batch-1 audio keys: a
+    batch of three different rows must give each row what it gets alone. (Float graphs:
+    the int8 ones quantise activations per batch, which moves scores by ~0.03 either way.)"""
+    import onnxruntime as ort
+
+    from models.asr.features import encoder_input
+
+    weights = WhisperWeights.from_ct2(tiny_ct2_model(np.random.default_rng(0)))
+    enc_path, dec_path = tmp_path / "enc.onnx", tmp_path / "dec.onnx"
+    onnx.save(export.build_encoder(weights), enc_path)
+    onnx.save(export.build_decoder(weights), dec_path)
+    enc = ort.InferenceSession(str(enc_path))
+    dec = ort.InferenceSession(str(dec_path))
+    rng = np.random.default_rng(5)
+    mel = encoder_input((0.1 * rng.standard_normal(16000)).astype(np.float32))
+    cross_k, cross_v = enc.run(None, {"mel": mel[None]})
+    past = rng.standard_normal((2, 3, 2, 4, 32)).astype(np.float32)
+    feeds = {"cross_k": cross_k, "cross_v": cross_v}
+    for tokens in (
+        np.array([[50258], [440], [2221]], np.int64),
+        np.array([[50258, 440], [440, 2221], [2221, 13]], np.int64),  # two new tokens a row
+    ):
+        together, present = dec.run(None, {"tokens": tokens, "past_kv": past, **feeds})
+        assert together.shape == (3, 51865)
+        assert present.shape == (2, 3, 2, 4 + tokens.shape[1], 32)
+        for row in range(3):
+            alone, _ = dec.run(
+                None,
+                {"tokens": tokens[row : row + 1], "past_kv": past[:, row : row + 1], **feeds},
+            )
+            assert np.allclose(alone[0], together[row], atol=1e-4), (tokens.shape, row)
+    assert not np.allclose(together[0], together[1], atol=1e-2)  # the rows really differ
