@@ -134,7 +134,7 @@ def _noise_bank(
 ) -> dict[str, list[np.ndarray]]:
     """Babble talkers per language, taken from utterances of the other domains' voices."""
     bank: dict[str, list[np.ndarray]] = {}
-    for lang in {u.language for u in utterances}:
+    for lang in sorted({u.language for u in utterances}):  # not set order: it varies by run
         pool = [u.audio for u in utterances if u.language == lang]
         picks = rng.choice(len(pool), size=min(6, len(pool)), replace=False)
         bank[lang] = [pool[int(i)] for i in picks]
