@@ -25,7 +25,7 @@ from cloud_sync.events import Event
 from cloud_sync.outbox import Outbox
 from hub.service import Hub
 from hub.voice.catalog import LocalCatalog
-from hub.voice.dialogue import Dialogue
+from hub.voice.dialogue import DIALOGUE_INTENTS, Dialogue
 from hub.voice.homeassistant import HomeAssistantDiscovery
 from hub.voice.service import Conversation, PlayTarget, Publisher, VoiceService
 from hub.voice.tts import CachedSynthesizer, EspeakSynthesizer, Synthesizer
@@ -175,6 +175,10 @@ class VoiceRuntime:
             lang: compile_for_hub(path, catalog) for lang, path in self.config.domains.items()
         }
         engines = {lang: Engine(c, recognizer=self._recognizer) for lang, c in compiled.items()}
+        for engine in engines.values():
+            # the search Dialogue.listening_for asks for after "do you confirm?": built here
+            # (a thread) rather than by the first such session on the event loop (~60 ms)
+            engine.automaton_for(DIALOGUE_INTENTS)
         self._compiled, self._engines, self.catalog = compiled, engines, catalog
         log.info(
             "voice: %d domain(s) compiled, %d offerings",
