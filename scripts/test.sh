@@ -2,7 +2,7 @@
 # Set everything up, start a private PostgreSQL for the PostgreSQL test job, run all tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+ARMA_EXTRAS=models,dev,train bash scripts/setup.sh
 # shellcheck disable=SC1091
 source scripts/pg.sh
 pg_start

@@ -1,0 +1,1 @@
+"""Acoustic adaptation of the Whisper encoder to the synthetic voices (LoRA; docs/speech.md)."""

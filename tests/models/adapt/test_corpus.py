@@ -1,0 +1,55 @@
+"""The adapter's training corpus is held out from the evaluation: other voices, other
+sentences; its audio survives the ADPCM transport.
+
+Tried to break it: an evaluation voice or an out-of-domain evaluation sentence slipped into
+the corpus must raise, not train."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from models.adapt import corpus
+from models.eval.run import OUT_OF_DOMAIN
+from models.eval.synth import VOICES, Voice
+
+
+def test_training_voices_are_never_evaluation_voices() -> None:
+    eval_names = {v.name for vs in VOICES.values() for v in vs}
+    for language in ("tr", "en"):
+        voices = corpus.training_voices(language, random.Random(0), 400)
+        assert not {v.name for v in voices} & eval_names
+        assert len({v.name for v in voices}) > 10  # a spread of variants, not one voice
+        assert all(v.name.startswith(language) for v in voices)
+
+
+def test_an_evaluation_voice_or_sentence_in_the_corpus_is_refused() -> None:
+    with pytest.raises(corpus.HeldOutError, match="tr\\+m3"):
+        corpus.check_held_out({"tr": ["merhaba"]}, [Voice("espeak", "tr+m3", "tr", 0.9, 50)])
+    with pytest.raises(corpus.HeldOutError, match="bus stop"):
+        corpus.check_held_out({"en": [OUT_OF_DOMAIN["en"][3]]}, [])
+
+
+def test_sentences_are_reproducible_distinct_and_outside_the_evaluation() -> None:
+    first, again = corpus.sentences("tr", 300, 1), corpus.sentences("tr", 300, 1)
+    assert first == again and len(set(first)) == len(first) == 300
+    assert corpus.sentences("tr", 300, 2) != first
+    texts = corpus.corpus_texts({"tr": 2400, "en": 800}, 1)  # what the shipped adapter used
+    corpus.check_held_out(texts, [])
+    evaluated = corpus.domain_sentences(seeds=(23,), n=20)
+    assert "sıcaklık on sekiz derece" in evaluated | set(corpus.sentences("tr", 2400, 1))
+    for language, items in texts.items():
+        assert not set(items) & evaluated, language
+        assert len(items) > 0.99 * {"tr": 2400, "en": 800}[language]
+
+
+def test_adpcm_transport_keeps_the_speech() -> None:
+    t = np.arange(16000) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
+    blob = corpus._adpcm(audio)
+    assert len(blob) == audio.size // 2  # 4 bits a sample
+    back = corpus.decode_adpcm(blob, audio.size)
+    snr = 10 * np.log10((audio**2).sum() / ((audio - back) ** 2).sum())
+    assert back.shape == audio.shape and snr > 20

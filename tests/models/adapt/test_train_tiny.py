@@ -1,0 +1,106 @@
+"""The adapter trainer on a tiny random Whisper (CI runs it so the recipe cannot rot).
+
+The torch model must compute what the numpy reference computes, and a trained adapter,
+merged into the weights by :mod:`models.adapt.lora`, must give the export the same function
+the trainer optimised. Tried to break it: a nonzero adapter compared against the merged
+reference (a transposed or unscaled merge fails), and a real training run on speech
+synthesised here with training voices."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.adapt import corpus, lora, train
+from models.asr import reference
+from models.asr.build import export_ct2
+from models.asr.ct2 import write_model_bin
+from models.asr.features import encoder_input
+from models.asr.source import source_packages
+from models.asr.tiny import tiny_ct2_model
+from models.asr.tokens import WhisperTokenizer
+from models.asr.weights import WhisperWeights
+
+
+@pytest.fixture(scope="module")
+def tokenizer_path() -> Path:
+    return source_packages()[0].directory / "data" / "tokenizer.json"
+
+
+def _speech(seconds: float = 1.2) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+
+
+def test_torch_model_with_a_nonzero_adapter_matches_the_merged_numpy_reference(
+    tmp_path: Path, tokenizer_path: Path
+) -> None:
+    model = tiny_ct2_model(np.random.default_rng(5))
+    weights = {k: model.get(k) for k in model.variables}
+    net = train.Whisper(weights, rank=4, scale=2.0)
+    net._sync()
+    with torch.no_grad():
+        for mod in net.lora.values():
+            assert isinstance(mod, train.LoRA)
+            mod.b.normal_(0.0, 0.05)
+    path = tmp_path / "adapter.npz"
+    train._save(path, net, {"steps": 0})
+    merged = WhisperWeights.from_ct2(lora.merge(model, lora.load(path)))
+    plain = WhisperWeights.from_ct2(model)
+    mel = encoder_input(_speech(), tail_seconds=1.0)
+    tokens = [*WhisperTokenizer.load(tokenizer_path).prompt("tr"), 400, 401]
+    with torch.no_grad():
+        audio = net.encode(torch.from_numpy(mel)[None])
+        got = torch.log_softmax(net.decode(audio, torch.tensor([tokens]))[0, -1], -1).numpy()
+    want = reference.decode_logprobs(merged, reference.encode(merged, mel), tokens)
+    unadapted = reference.decode_logprobs(plain, reference.encode(plain, mel), tokens)
+    np.testing.assert_allclose(got, want, atol=2e-3)
+    assert np.abs(want - unadapted).max() > 1e-2  # the adapter changed something
+
+
+def test_a_few_training_steps_write_an_adapter_the_recipe_exports(
+    tmp_path: Path, tokenizer_path: Path
+) -> None:
+    texts = corpus.sentences("tr", 6, 9)
+    voices = corpus.training_voices("tr", random.Random(9), len(texts))
+    items = [(t, v) for t, v in zip(texts, voices, strict=True)]
+    data = tmp_path / "corpus"
+    corpus.write(data, [("tr", t, v, corpus.synthesize(t, v)) for t, v in items], shards=2)
+    model = tiny_ct2_model(np.random.default_rng(2))
+    train.pack({k: model.get(k) for k in model.variables}, tmp_path / "w")
+    out = tmp_path / "adapter.npz"
+    code = train.main(
+        [
+            "--corpus",
+            str(data),
+            "--weights",
+            str(tmp_path / "w"),
+            "--tokenizer",
+            str(tokenizer_path),
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--batch",
+            "2",
+            "--rank",
+            "2",
+            "--every",
+            "3",
+        ]
+    )
+    assert code == 0
+    adapter = lora.load(out)
+    assert adapter.rank == 2 and adapter.meta["steps"] == 3
+    history = adapter.meta["history"]
+    assert [h["step"] for h in history] == [0, 3]
+    assert all(np.isfinite(h["clean"]) and np.isfinite(h["9dB"]) for h in history)
+    assert any(np.abs(b).max() > 0 for _, b in adapter.deltas.values())  # it learned
+    model_bin = tmp_path / "model.bin"
+    write_model_bin(model_bin, model)
+    figures = export_ct2(model_bin, tmp_path / "onnx", tmp_path, adapter)
+    assert figures["float_check"]["top1_agree"] == "3/3"
