@@ -40,6 +40,11 @@ class Adapter:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     @property
+    def languages(self) -> tuple[str, ...]:
+        """The domain languages whose encoder gets the adapter (``meta["languages"]``)."""
+        return tuple(self.meta.get("languages", ("tr",)))
+
+    @property
     def rank(self) -> int:
         return max((a.shape[0] for a, _ in self.deltas.values()), default=0)
 

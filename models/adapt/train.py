@@ -406,7 +406,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "lr": args.lr, "seed": args.seed, "train_items": len(train_ids),
         "val_items": len(val_ids), "history": history,
         "train_seconds": round(time.perf_counter() - t0, 1), "device": str(device),
-        "torch": torch.__version__,
+        "torch": torch.__version__, "languages": args.languages.split(","),
     }  # fmt: skip
     _save(args.out, model, meta)
     return meta
@@ -432,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=32.0)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--languages", default="tr", help="whose encoder gets the adapter")
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--workers", type=int, default=0, help="data loader processes")
     parser.add_argument("--checkpoints", action="store_true", help="save at every validation")

@@ -37,6 +37,7 @@ from models.asr.weights import WhisperWeights
 log = logging.getLogger(__name__)
 
 ENCODER_FILE = "encoder.int8.onnx"
+ADAPTED_ENCODER_FILE = "encoder.adapted.int8.onnx"  # plain encoder + the merged adapter
 DECODER_FILE = "decoder.int8.onnx"
 BUILD_INFO = "build.json"
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "manifest.json"
@@ -66,6 +67,16 @@ class BuiltModel:
     def decoder(self) -> Path:
         return self.directory / DECODER_FILE
 
+    @property
+    def encoders(self) -> dict[str, Path]:
+        """Encoder file per language: the adapted encoder for the adapter's languages, plain
+        Whisper's (``"*"``) for the rest."""
+        out = {"*": self.encoder}
+        adapter = self.info.get("adapter") or {}
+        for language in adapter.get("languages", ()):
+            out[language] = self.directory / ADAPTED_ENCODER_FILE
+        return out
+
 
 def recipe_key() -> str:
     digest = hashlib.sha256()
@@ -94,13 +105,12 @@ def default_model_dir() -> Path:
 def export_ct2(
     model_bin: Path, out: Path, work: Path, adapter: lora.Adapter | None = None
 ) -> dict[str, Any]:
-    """Read ``model_bin``, merge the encoder adapter if any, export, verify the float graphs
-    against numpy, quantise, tie the embedding, verify the int8 graphs; returns figures for
+    """Read ``model_bin``, export, verify the float graphs against numpy, quantise, tie the
+    embedding, verify the int8 graphs; with an adapter, also export the encoder with the
+    adapter merged (the decoder is shared) and check it the same way. Returns figures for
     the manifest."""
     t0 = time.perf_counter()
     model = read_model_bin(model_bin)
-    if adapter is not None:
-        model = lora.merge(model, adapter)
     weights = WhisperWeights.from_ct2(model)
     figures: dict[str, Any] = {"dims": weights.dims.__dict__}
     float_enc, float_dec = work / "encoder.float.onnx", work / "decoder.float.onnx"
@@ -113,9 +123,23 @@ def export_ct2(
     quantize(float_dec, out / DECODER_FILE, per_channel=False)
     tie_embedding(out / DECODER_FILE)
     figures["int8_check"] = verify.compare(weights, out / ENCODER_FILE, out / DECODER_FILE)
-    verify.require(
-        figures["int8_check"], verify.INT8_TOLERANCE, "int8 export", verify.INT8_TOP1_MISSES
-    )
+    verify.require(figures["int8_check"], verify.INT8_TOLERANCE, "int8 export")
+    if adapter is not None:
+        adapted = WhisperWeights.from_ct2(lora.merge(model, adapter))
+        float_adapted = work / "encoder.adapted.float.onnx"
+        onnx.save(export.build_encoder(adapted), float_adapted)
+        figures["adapted_float_check"] = verify.compare(adapted, float_adapted, float_dec)
+        verify.require(figures["adapted_float_check"], verify.FLOAT_TOLERANCE, "adapted float")
+        quantize(float_adapted, out / ADAPTED_ENCODER_FILE, per_channel=True)
+        figures["adapted_int8_check"] = verify.compare(
+            adapted, out / ADAPTED_ENCODER_FILE, out / DECODER_FILE
+        )
+        verify.require(
+            figures["adapted_int8_check"],
+            verify.INT8_TOLERANCE,
+            "adapted int8 export",
+            verify.INT8_TOP1_MISSES,
+        )
     figures["export_seconds"] = round(time.perf_counter() - t0, 2)
     return figures
 
@@ -132,6 +156,8 @@ def _adapter_info(adapter: lora.Adapter | None) -> dict[str, Any] | None:
         "bytes": adapter.path.stat().st_size,
         "layers": len(adapter.deltas),
         "rank": adapter.rank,
+        "languages": list(adapter.languages),
+        "encoder": ADAPTED_ENCODER_FILE,
         "recipe_command": "python -m models.adapt.train (docs/speech.md, 'Encoder adapter')",
         "training": meta,
     }

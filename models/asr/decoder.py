@@ -102,20 +102,44 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
 
 
 class WhisperRunner:
+    """``encoders``: the encoder file per language (``"*"`` for the rest); each session is
+    opened on first use, so a hub with English domains only never loads the Turkish one."""
+
     def __init__(
-        self, encoder: Path, decoder: Path, tokenizer: WhisperTokenizer, threads: int = 1
+        self,
+        encoder: Path | dict[str, Path],
+        decoder: Path,
+        tokenizer: WhisperTokenizer,
+        threads: int = 1,
     ) -> None:
         self.tokenizer = tokenizer
-        self._encoder = make_session(encoder, threads)
+        self._encoder_files = encoder if isinstance(encoder, dict) else {"*": encoder}
+        self._encoders: dict[Path, ort.InferenceSession] = {}
+        self._threads = threads
+        self._session_for("*")
         self._decoder = make_session(decoder, threads)
         past = next(i for i in self._decoder.get_inputs() if i.name == "past_kv")
         self._cache_shape = (int(past.shape[0]), int(past.shape[2]), int(past.shape[4]))
 
+    def _session_for(self, language: str | None) -> ort.InferenceSession:
+        path = self._encoder_files.get(language or "*", self._encoder_files["*"])
+        if path not in self._encoders:
+            self._encoders[path] = make_session(path, self._threads)
+        return self._encoders[path]
+
+    def prepare(self, language: str) -> None:
+        """Open the language's encoder now (not inside the first request)."""
+        self._session_for(language)
+
     def encode(
-        self, audio: np.ndarray, tail_seconds: float = 1.0, min_seconds: float = 0.0
+        self,
+        audio: np.ndarray,
+        tail_seconds: float = 1.0,
+        min_seconds: float = 0.0,
+        language: str | None = None,
     ) -> CrossAttention:
         mel = encoder_input(audio, tail_seconds, min_seconds=min_seconds)
-        keys, values = self._encoder.run(None, {"mel": mel[None]})
+        keys, values = self._session_for(language).run(None, {"mel": mel[None]})
         return CrossAttention(keys, values, mel.shape[1])
 
     def _step(

@@ -64,6 +64,7 @@ def test_the_shipped_adapter_fits_whisper_base_and_is_small() -> None:
     for prefix, (a, b) in adapter.deltas.items():
         assert a.shape[1] in {512, 2048} and b.shape[0] in {512, 1536, 2048}, prefix
     assert adapter.meta["steps"] > 0 and "history" in adapter.meta
+    assert adapter.languages == ("tr",)  # English keeps plain Whisper (docs/speech.md)
 
 
 def test_the_recipe_key_follows_the_adapter_choice(monkeypatch: pytest.MonkeyPatch,

@@ -17,8 +17,9 @@ import torch
 
 from models.adapt import corpus, lora, train
 from models.asr import reference
-from models.asr.build import export_ct2
+from models.asr.build import ADAPTED_ENCODER_FILE, ENCODER_FILE, BuiltModel, export_ct2
 from models.asr.ct2 import write_model_bin
+from models.asr.decoder import WhisperRunner
 from models.asr.features import encoder_input
 from models.asr.source import source_packages
 from models.asr.tiny import tiny_ct2_model
@@ -104,3 +105,16 @@ def test_a_few_training_steps_write_an_adapter_the_recipe_exports(
     write_model_bin(model_bin, model)
     figures = export_ct2(model_bin, tmp_path / "onnx", tmp_path, adapter)
     assert figures["float_check"]["top1_agree"] == "3/3"
+    assert figures["adapted_float_check"]["top1_agree"] == "3/3"
+    # the adapted encoder serves the adapter's languages only; the decoder is shared
+    built = BuiltModel(tmp_path / "onnx", {"adapter": {"languages": list(adapter.languages)}})
+    assert built.encoders == {
+        "*": tmp_path / "onnx" / ENCODER_FILE,
+        "tr": tmp_path / "onnx" / ADAPTED_ENCODER_FILE,
+    }
+    runner = WhisperRunner(built.encoders, built.decoder, WhisperTokenizer.load(tokenizer_path))
+    audio = _speech()
+    plain, english = runner.encode(audio), runner.encode(audio, language="en")
+    turkish = runner.encode(audio, language="tr")
+    np.testing.assert_array_equal(plain.keys, english.keys)
+    assert np.abs(turkish.keys - plain.keys).max() > 1e-3
