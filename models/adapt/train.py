@@ -243,7 +243,8 @@ class Corpus:
     def split(self, held: float, seed: int) -> tuple[list[int], list[int]]:
         texts = sorted({t for _, t, _ in self.items})
         random.Random(seed).shuffle(texts)
-        val_texts = set(texts[: int(len(texts) * held)])
+        n_val = max(1, int(len(texts) * held)) if len(texts) > 1 else 0
+        val_texts = set(texts[:n_val])
         val = [i for i, (_, t, _) in enumerate(self.items) if t in val_texts]
         train = [i for i, (_, t, _) in enumerate(self.items) if t not in val_texts]
         return train, val
@@ -355,6 +356,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     tokenizer = WhisperTokenizer.load(args.tokenizer)
     corpus = Corpus(args.corpus, tokenizer)
     train_ids, val_ids = corpus.split(0.05, args.seed)
+    if not val_ids or not train_ids:
+        raise ValueError(f"{args.corpus}: too few sentences to hold some out for validation")
     model = Whisper(weights, args.rank, args.alpha / args.rank).to(device)
     model._sync()
     frontend = Frontend(device)

@@ -12,6 +12,7 @@ recognised" signal.
 from __future__ import annotations
 
 import ctypes
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,7 @@ class WhisperRunner:
         self._encoder_files = encoder if isinstance(encoder, dict) else {"*": encoder}
         self._encoders: dict[Path, ort.InferenceSession] = {}
         self._threads = threads
+        self._opening = threading.Lock()
         self._session_for("*")
         self._decoder = make_session(decoder, threads)
         past = next(i for i in self._decoder.get_inputs() if i.name == "past_kv")
@@ -123,9 +125,13 @@ class WhisperRunner:
 
     def _session_for(self, language: str | None) -> ort.InferenceSession:
         path = self._encoder_files.get(language or "*", self._encoder_files["*"])
-        if path not in self._encoders:
-            self._encoders[path] = make_session(path, self._threads)
-        return self._encoders[path]
+        session = self._encoders.get(path)
+        if session is None:
+            with self._opening:  # a loader thread and the inference thread may both ask
+                session = self._encoders.get(path)
+                if session is None:
+                    session = self._encoders[path] = make_session(path, self._threads)
+        return session
 
     def prepare(self, language: str) -> None:
         """Open the language's encoder now (not inside the first request)."""

@@ -73,8 +73,6 @@ def test_the_recipe_key_follows_the_adapter_choice(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ARMA_ASR_ADAPTER", "none")
     assert lora.selected() is None
     plain = build.recipe_key()
-    model = tiny_ct2_model(np.random.default_rng(1))
-    del model
     other = _adapter(
         tmp_path / "o.npz",
         {
