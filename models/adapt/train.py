@@ -32,6 +32,7 @@ from torch import nn
 from models.adapt.corpus import iter_items
 from models.asr.features import HOP, MAX_FRAMES, N_FFT, SAMPLE_RATE, mel_filters
 from models.asr.tokens import WhisperTokenizer, capitalise
+from models.eval.noise import active_rms
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,12 @@ class Whisper(nn.Module):
                 n_out, n_in = weights[f"{name}/weight"].shape
                 self.lora[name.replace("/", "__")] = LoRA(n_out, n_in, rank, scale)
 
-    def _sync(self) -> None:  # buffers move with .to(); refresh the name map
-        for k in list(self.w):
+    def _apply(self, fn: Any, recurse: bool = True) -> Whisper:
+        """``.to()``/``.cuda()`` replace the buffers; keep the name map pointing at them."""
+        super()._apply(fn, recurse)
+        for k in self.w:
             self.w[k] = getattr(self, k.replace("/", "__"))
+        return self
 
     def linear(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
         y = F.linear(x, self.w[f"{prefix}/weight"], self.w.get(f"{prefix}/bias"))
@@ -219,14 +223,13 @@ class Frontend:
 
 
 def _active_power(x: np.ndarray) -> float:
-    frames = x[: x.size // 400 * 400].reshape(-1, 400)
-    energy = (frames**2).mean(axis=1)
-    if energy.size == 0 or energy.max() <= 0:
-        return 1e-8
-    return float(energy[energy > energy.max() * 1e-3].mean())
+    """Mean power of the active speech, as the evaluation measures it for its SNRs."""
+    return active_rms(x) ** 2
 
 
 def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Pink noise scaled to peak 1 (not :func:`models.eval.noise.pink_noise`'s unit RMS: the
+    shipped adapter was trained with this level against the babble)."""
     spectrum = np.fft.rfft(rng.standard_normal(n))
     spectrum /= np.sqrt(np.arange(1, spectrum.size + 1))
     out = np.fft.irfft(spectrum, n).astype(np.float32)
@@ -359,7 +362,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if not val_ids or not train_ids:
         raise ValueError(f"{args.corpus}: too few sentences to hold some out for validation")
     model = Whisper(weights, args.rank, args.alpha / args.rank).to(device)
-    model._sync()
     frontend = Frontend(device)
     amp = device.type == "cuda"
 

@@ -113,32 +113,28 @@ def export_ct2(
     model = read_model_bin(model_bin)
     weights = WhisperWeights.from_ct2(model)
     figures: dict[str, Any] = {"dims": weights.dims.__dict__}
-    float_enc, float_dec = work / "encoder.float.onnx", work / "decoder.float.onnx"
-    onnx.save(export.build_encoder(weights), float_enc)
-    onnx.save(export.build_decoder(weights), float_dec)
-    figures["float_check"] = verify.compare(weights, float_enc, float_dec)
-    verify.require(figures["float_check"], verify.FLOAT_TOLERANCE, "float export")
-    out.mkdir(parents=True, exist_ok=True)
-    quantize(float_enc, out / ENCODER_FILE, per_channel=True)
-    quantize(float_dec, out / DECODER_FILE, per_channel=False)
-    tie_embedding(out / DECODER_FILE)
-    figures["int8_check"] = verify.compare(weights, out / ENCODER_FILE, out / DECODER_FILE)
-    verify.require(figures["int8_check"], verify.INT8_TOLERANCE, "int8 export")
+    # (figure prefix, weights, int8 file, top-token misses the int8 check allows)
+    encoders = [("", weights, ENCODER_FILE, 0)]
     if adapter is not None:
         adapted = WhisperWeights.from_ct2(lora.merge(model, adapter))
-        float_adapted = work / "encoder.adapted.float.onnx"
-        onnx.save(export.build_encoder(adapted), float_adapted)
-        figures["adapted_float_check"] = verify.compare(adapted, float_adapted, float_dec)
-        verify.require(figures["adapted_float_check"], verify.FLOAT_TOLERANCE, "adapted float")
-        quantize(float_adapted, out / ADAPTED_ENCODER_FILE, per_channel=True)
-        figures["adapted_int8_check"] = verify.compare(
-            adapted, out / ADAPTED_ENCODER_FILE, out / DECODER_FILE
-        )
+        encoders.append(("adapted_", adapted, ADAPTED_ENCODER_FILE, verify.INT8_TOP1_MISSES))
+    float_dec = work / "decoder.float.onnx"
+    onnx.save(export.build_decoder(weights), float_dec)
+    for prefix, w, name, _ in encoders:
+        float_enc = work / name.replace(".int8.", ".float.")
+        onnx.save(export.build_encoder(w), float_enc)
+        figures[f"{prefix}float_check"] = verify.compare(w, float_enc, float_dec)
         verify.require(
-            figures["adapted_int8_check"],
-            verify.INT8_TOLERANCE,
-            "adapted int8 export",
-            verify.INT8_TOP1_MISSES,
+            figures[f"{prefix}float_check"], verify.FLOAT_TOLERANCE, f"{prefix}float export"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    quantize(float_dec, out / DECODER_FILE, per_channel=False)
+    tie_embedding(out / DECODER_FILE)
+    for prefix, w, name, misses in encoders:
+        quantize(work / name.replace(".int8.", ".float."), out / name, per_channel=True)
+        figures[f"{prefix}int8_check"] = verify.compare(w, out / name, out / DECODER_FILE)
+        verify.require(
+            figures[f"{prefix}int8_check"], verify.INT8_TOLERANCE, f"{prefix}int8 export", misses
         )
     figures["export_seconds"] = round(time.perf_counter() - t0, 2)
     return figures

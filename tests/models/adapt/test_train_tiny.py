@@ -20,7 +20,7 @@ from models.asr import reference
 from models.asr.build import ADAPTED_ENCODER_FILE, ENCODER_FILE, BuiltModel, export_ct2
 from models.asr.ct2 import write_model_bin
 from models.asr.decoder import WhisperRunner
-from models.asr.features import encoder_input
+from models.asr.features import encoder_input, log_mel
 from models.asr.source import source_packages
 from models.asr.tiny import tiny_ct2_model
 from models.asr.tokens import WhisperTokenizer
@@ -42,8 +42,7 @@ def test_torch_model_with_a_nonzero_adapter_matches_the_merged_numpy_reference(
 ) -> None:
     model = tiny_ct2_model(np.random.default_rng(5))
     weights = {k: model.get(k) for k in model.variables}
-    net = train.Whisper(weights, rank=4, scale=2.0)
-    net._sync()
+    net = train.Whisper(weights, rank=4, scale=2.0).to(torch.device("cpu"))
     with torch.no_grad():
         for mod in net.lora.values():
             assert isinstance(mod, train.LoRA)
@@ -119,3 +118,19 @@ def test_a_few_training_steps_write_an_adapter_the_recipe_exports(
     turkish = runner.encode(audio, language="tr")
     np.testing.assert_array_equal(plain.keys, english.keys)
     assert np.abs(turkish.keys - plain.keys).max() > 1e-3
+
+
+def test_the_trainers_front_end_computes_the_hubs_log_mel() -> None:
+    audio = np.concatenate([_speech(0.9), np.zeros(7000, np.float32)])
+    got = train.Frontend(torch.device("cpu"))(torch.from_numpy(audio)[None])[0].numpy()
+    want = log_mel(audio)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_moving_the_model_keeps_its_weight_names_on_the_moved_tensors() -> None:
+    model = tiny_ct2_model(np.random.default_rng(4))
+    net = train.Whisper({k: model.get(k) for k in model.variables}, rank=2, scale=1.0)
+    net = net.to(torch.float64)
+    assert all(t.dtype == torch.float64 for t in net.w.values())
+    assert net.w["encoder/conv1/weight"] is net.encoder__conv1__weight
