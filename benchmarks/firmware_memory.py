@@ -82,7 +82,11 @@ def probe(port: int, wav: Path, heap: str | None, fw: Path = FIRMWARE) -> dict[s
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="arma-fwmem-"))
+    with tempfile.TemporaryDirectory(prefix="arma-fwmem-") as tmp:
+        measure(Path(tmp))
+
+
+def measure(work: Path) -> None:
     wav = work / "mic.wav"
     write_tone_wav(wav, 4.0)
     with Mosquitto() as broker:

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo, for tests.e2e
 
@@ -39,7 +40,13 @@ async def main(max_devices: int, rounds: int) -> None:
     sizes = [n for n in (1, 2, 4, 8, 12, 16, 24, 32) if n <= max_devices]
     devices = {f"bench-{i:02d}": ("tr" if i % 2 else "en") for i in range(max_devices)}
     audio = {lang: await asyncio.to_thread(speak, text, lang) for lang, text in REQUESTS.items()}
-    tmp = Path(tempfile.mkdtemp(prefix="arma-voicebench-"))
+    with tempfile.TemporaryDirectory(prefix="arma-voicebench-") as tmpdir:
+        await measure(Path(tmpdir), devices, sizes, audio, rounds)
+
+
+async def measure(
+    tmp: Path, devices: dict[str, str], sizes: list[int], audio: dict[str, Any], rounds: int
+) -> None:
     async with voice_stack(tmp, f"sqlite:///{tmp / 'cloud.db'}", devices) as stack:
         first_reply: dict[int, float] = {}
         lock = threading.Lock()

@@ -32,13 +32,15 @@ class Mosquitto:
     """Runs `mosquitto -c CONF`. With no config text, an anonymous broker on `port`.
 
     `extra_config` is appended after the listener lines (password_file, acl_file, ...).
-    `restart()` keeps the port, so clients can reconnect to the same address.
+    `restart()` keeps the port, so clients can reconnect to the same address. A broker
+    that made its own temporary folder removes it when used as a context manager exits.
     """
 
     def __init__(
         self, port: int | None = None, extra_config: str = "", workdir: Path | None = None
     ):
         self.port = port or free_port()
+        self._owns_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="arma-mosq-"))
         self.extra_config = extra_config
         self.proc: subprocess.Popen[bytes] | None = None
@@ -90,3 +92,5 @@ class Mosquitto:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
