@@ -7,8 +7,10 @@ For ~5 s synthetic requests (Turkish espeak-ng, English flite) it prints:
   search + understanding) -- the end-of-speech -> intent time if decoding started at the
   endpoint;
 * streamed in real time (32 ms PCM16 chunks, paced by the wall clock) through VAD and the
-  endpointer: time from the end of speech, and from the endpoint (500 ms of silence), to the
-  result; the session decodes speculatively once 96 ms of silence have passed;
+  endpointer: time from the end of speech, and from the chunk that ended the utterance, to
+  the result. The session decodes speculatively from the first silent chunk; an utterance
+  whose result is a complete command ends after 250 ms of silence ("confident"), any other
+  after 500 ms ("silence");
 * pocketsphinx (same English audio, grammar from the same domain) decode time;
 * process RSS after loading the models, and peak RSS.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 import numpy as np
@@ -71,8 +74,9 @@ def trim_silence(audio: np.ndarray, floor_db: float = 35.0) -> np.ndarray:
     return audio[loud[0] * 320 : (loud[-1] + 1) * 320]
 
 
-def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, bool]:
-    """(ms from end of speech to result, ms from endpoint to result, speculative reused)."""
+def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, bool, str]:
+    """(ms from end of speech to result, ms from the ending chunk to result, speculative
+    result reused, why the utterance ended)."""
     lead = np.zeros(8000, np.float32)
     audio = np.concatenate([lead, speech, np.zeros(24000, np.float32)])
     pcm = float_to_pcm16(audio)
@@ -89,7 +93,7 @@ def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, 
         if event is not None and event.kind is EndpointKind.UTTERANCE_ENDED:
             now = time.perf_counter() - start
             reused = bool(event.result and event.result.timings.get("speculative_reused"))
-            return (now - speech_end) * 1000, (now - t_audio) * 1000, reused
+            return (now - speech_end) * 1000, (now - t_audio) * 1000, reused, event.reason
     raise RuntimeError("no endpoint")
 
 
@@ -117,17 +121,18 @@ def main() -> None:
         durations = [a.size / 16000 for a in audios]
         engine.recognize(audios[0])  # warm-up
         compute, ok = [], 0
-        after_speech, after_endpoint, reused = [], [], 0
+        after_speech, after_endpoint, reused, reasons = [], [], 0, Counter[str]()
         for _ in range(args.runs):
             for audio in audios:
                 t0 = time.perf_counter()
                 result = engine.recognize(audio)
                 compute.append((time.perf_counter() - t0) * 1000)
                 ok += result.intent is not None
-                s, e, r = stream_real_time(engine, audio)
+                s, e, r, why = stream_real_time(engine, audio)
                 after_speech.append(s)
                 after_endpoint.append(e)
                 reused += r
+                reasons[why] += 1
         n = len(compute)
         q = lambda v: statistics.quantiles(v, n=20)  # noqa: E731
         print(
@@ -141,9 +146,10 @@ def main() -> None:
         )
         print(
             f"  streamed: end of speech -> result p50 {statistics.median(after_speech):.0f} ms "
-            f"(p95 {q(after_speech)[18]:.0f}); endpoint -> result p50 "
+            f"(p95 {q(after_speech)[18]:.0f}); ending chunk -> result p50 "
             f"{statistics.median(after_endpoint):.0f} ms (p95 {q(after_endpoint)[18]:.0f}); "
-            f"speculative result reused {reused}/{n}"
+            f"speculative result reused {reused}/{n}; ended by "
+            + ", ".join(f"{k} {v}/{n}" for k, v in sorted(reasons.items()))
         )
         if name.endswith("_en"):
             peer = PocketsphinxPeer(engine.domain.word_graph, budget_s=30)

@@ -10,7 +10,9 @@
 
 Blocking by design (onnxruntime on the calling thread); the hub calls it from a worker
 thread. A session decodes speculatively as soon as the endpointer sees the speech stop, so
-that when the silence is long enough to end the utterance the result is usually ready.
+that when the silence is long enough to end the utterance the result is usually ready; when
+that result is already a complete command the domain accepts, the utterance ends after
+``EndpointConfig.confident_end_ms`` of silence instead of the full ``end_silence_ms``.
 """
 
 from __future__ import annotations
@@ -170,6 +172,13 @@ class Engine:
         )
 
 
+@dataclass
+class _Speculation:
+    pause_start: int  # Endpointer.pause_start when it was decoded
+    transcript: Transcript
+    complete: bool | None = None  # understood as a command (checked once, lazily)
+
+
 class Session:
     """One device stream. Not thread-safe: one caller feeds it."""
 
@@ -177,7 +186,7 @@ class Session:
         self.engine = engine
         self.automaton = automaton or engine.automaton
         self.endpointer = Endpointer(engine.endpoint, SileroVad())
-        self._speculative: tuple[int, Transcript] | None = None
+        self._speculative: _Speculation | None = None
 
     def feed(self, pcm16: bytes) -> EndpointEvent | None:
         return self.feed_float(pcm16_to_float(pcm16))
@@ -185,8 +194,10 @@ class Session:
     def feed_float(self, samples: np.ndarray) -> EndpointEvent | None:
         vad_event = self.endpointer.feed(samples)
         if vad_event is None:
+            if self.endpointer.done:  # this session's utterance has ended already
+                return None
             self._maybe_speculate()
-            return None
+            return self._maybe_end_confidently()
         if vad_event.kind is EndpointKind.SPEECH_STARTED:
             return EndpointEvent(vad_event.kind)
         return self._finish(vad_event.kind, vad_event.audio, vad_event.reason)
@@ -196,39 +207,62 @@ class Session:
         event = self.endpointer.finish()
         return self._finish(event.kind, event.audio, event.reason)
 
+    def _current(self) -> _Speculation | None:
+        """The speculative decode of the current pause, if no speech came after it."""
+        spec = self._speculative
+        if spec is not None and spec.pause_start == self.endpointer.pause_start:
+            return spec
+        return None
+
     def _maybe_speculate(self) -> None:
-        """Decode once the speech has stopped long enough for the utterance audio to be
-        final unless speech resumes; the endpoint then usually finds the result ready."""
+        """Decode as soon as the speech pauses; the utterance audio will not change unless
+        speech resumes (up to 96 ms more trailing silence, which Whisper's padded window
+        does not notice), so the endpoint usually finds the result ready."""
         ep = self.endpointer
-        if not ep.settled:
+        pause_start = ep.pause_start
+        if pause_start is None or not ep.settled or self._current() is not None:
             return
-        audio = ep.speech_so_far()
-        if self._speculative is None or self._speculative[0] != audio.size:
-            self._speculative = (
-                audio.size,
-                self.engine.recognizer.transcribe(audio, self.automaton, ep.voiced_seconds),
-            )
+        transcript = self.engine.recognizer.transcribe(
+            ep.speech_so_far(), self.automaton, ep.voiced_seconds
+        )
+        self._speculative = _Speculation(pause_start, transcript)
+
+    def _maybe_end_confidently(self) -> EndpointEvent | None:
+        """End the utterance early when the pause has lasted ``confident_end_ms`` and its
+        speculative result is a command the domain understands. The audio that arrived
+        while decoding has been checked for speech by then: a pause inside a sentence whose
+        first half happens to be a command still continues when the speaker goes on."""
+        limit = self.engine.endpoint.confident_end_ms
+        ep = self.endpointer
+        if limit is None or ep.trailing_silence_ms < limit:
+            return None
+        spec = self._current()
+        if spec is None or not spec.transcript.recognised:
+            return None
+        if spec.complete is None:
+            meaning = self.engine._understand(spec.transcript, None, time.perf_counter())
+            spec.complete = meaning.intent is not None
+        if not spec.complete:
+            return None
+        event = ep.end("confident")
+        return self._finish(event.kind, event.audio, event.reason)
 
     def _finish(self, kind: EndpointKind, audio: np.ndarray | None, reason: str) -> EndpointEvent:
         t0 = time.perf_counter()
         if kind is EndpointKind.NO_SPEECH or audio is None:
             result = Result("", None, {}, 0.0, {"total": 0.0})
             return EndpointEvent(EndpointKind.NO_SPEECH, result, reason)
-        spec = self._speculative
-        # reuse the speculative pass when no new speech came after it (trailing silence
-        # beyond the kept 200 ms does not change the utterance audio)
-        if spec is not None and spec[0] == audio.size:
-            transcript = spec[1]
-            reused = True
+        spec = self._current()
+        if spec is not None:
+            transcript = spec.transcript
         else:
             transcript = self.engine.recognizer.transcribe(
                 audio, self.automaton, self.endpointer.voiced_seconds
             )
-            reused = False
         result = self.engine._understand(transcript, None, t0)
         timings = dict(result.timings)
         timings["after_endpoint"] = (time.perf_counter() - t0) * 1000
-        timings["speculative_reused"] = 1.0 if reused else 0.0
+        timings["speculative_reused"] = 1.0 if spec is not None else 0.0
         timings["audio"] = audio.size / 16.0
         final = Result(
             result.text, result.intent, result.slots, result.confidence, timings, result.margin

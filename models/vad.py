@@ -5,7 +5,8 @@ onnxruntime directly (one thread): 512-sample chunks, each preceded by the previ
 last 64 samples, with the recurrent state carried between calls.
 :class:`Endpointer` turns the per-chunk speech probabilities of a stream into events:
 speech started, utterance ended (after ``end_silence_ms`` of silence, or at ``max_speech_s``),
-or no speech at all within ``no_speech_timeout_s``.
+or no speech at all within ``no_speech_timeout_s``. :meth:`Endpointer.end` ends the utterance
+early when the caller already knows it is complete (the engine's confident end).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CHUNK = 512
 CONTEXT = 64
 CHUNK_MS = CHUNK * 1000 / SAMPLE_RATE  # 32 ms
 KEEP_SILENCE_CHUNKS = 3  # trailing silence kept in an utterance (96 ms)
+SETTLE_CHUNKS = 1  # silence after which a speculative decode may start (32 ms)
 
 
 class VadModelMissingError(RuntimeError):
@@ -104,12 +106,19 @@ class EndpointConfig:
     max_speech_s: float = 12.0
     pre_roll_ms: float = 300.0
     no_speech_timeout_s: float = 8.0
+    # an utterance whose speculative result is already a confident, complete command ends
+    # after this much silence instead of ``end_silence_ms`` (None: always wait)
+    confident_end_ms: float | None = 250.0
 
     def __post_init__(self) -> None:
         if not 0 < self.release_threshold <= self.threshold < 1:
             raise ValueError("need 0 < release_threshold <= threshold < 1")
         if min(self.min_speech_ms, self.end_silence_ms, self.max_speech_s) <= 0:
             raise ValueError("durations must be positive")
+        if self.confident_end_ms is not None and not (
+            0 < self.confident_end_ms <= self.end_silence_ms
+        ):
+            raise ValueError("need 0 < confident_end_ms <= end_silence_ms")
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,11 @@ class Endpointer:
         self.last_probability = 0.0
 
     @property
+    def done(self) -> bool:
+        """An utterance ended or the stream timed out; :meth:`reset` starts over."""
+        return self._done
+
+    @property
     def in_speech(self) -> bool:
         return self._speech_start is not None
 
@@ -153,10 +167,19 @@ class Endpointer:
         return self._silence_run * CHUNK_MS
 
     @property
+    def pause_start(self) -> int | None:
+        """Chunk index where the current trailing silence began (None while speech goes
+        on): the same value later means no speech came in between."""
+        if not self.in_speech or self._silence_run == 0:
+            return None
+        return len(self._chunks) - self._silence_run
+
+    @property
     def settled(self) -> bool:
-        """Enough trailing silence that :meth:`speech_so_far` will not change unless speech
-        resumes (what a speculative decode needs)."""
-        return self.in_speech and self._silence_run >= KEEP_SILENCE_CHUNKS
+        """The speech has paused long enough for a speculative decode to be worth starting.
+        Its audio may still gain up to ``KEEP_SILENCE_CHUNKS`` of silence; the engine reuses
+        the result for as long as :attr:`pause_start` stays the same."""
+        return self.in_speech and self._silence_run >= SETTLE_CHUNKS
 
     def speech_so_far(self) -> np.ndarray:
         """Audio of the current utterance: pre-roll, speech, and at most
@@ -178,6 +201,13 @@ class Endpointer:
             found = self._process(chunk)
             event = found or event
         return event
+
+    def end(self, reason: str) -> VadEvent:
+        """End the current utterance now (the caller knows it is complete)."""
+        if not self.in_speech or self._done:
+            raise RuntimeError("no utterance in progress to end")
+        self._done = True
+        return VadEvent(EndpointKind.UTTERANCE_ENDED, self.speech_so_far(), reason)
 
     def finish(self, reason: str = "stream_end") -> VadEvent:
         """The stream ended (button released, device sent its end flag)."""

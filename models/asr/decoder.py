@@ -21,6 +21,7 @@ import onnxruntime as ort
 
 from models.asr.features import encoder_input
 from models.asr.tokens import TokenAutomaton, WhisperTokenizer, syllables
+from models.asr.weights import layer_names
 
 # a live path whose mean log-probability per token trails the best ended one by more than
 # this cannot usually catch up (docs/speech.md, "Search")
@@ -29,9 +30,13 @@ STOP_SLACK = 1.0
 
 @dataclass(frozen=True)
 class CrossAttention:
-    keys: np.ndarray
-    values: np.ndarray
+    """The audio's keys and values for every decoder layer, as the decoder takes them."""
+
+    feeds: dict[str, np.ndarray]  # cross_k_i (1, H, dh, T), cross_v_i (1, H, T, dh)
     frames: int
+
+    def layer(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.feeds[f"cross_k_{i}"], self.feeds[f"cross_v_{i}"]
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,11 @@ class WhisperRunner:
         self._opening = threading.Lock()
         self._session_for("*")
         self._decoder = make_session(decoder, threads)
-        past = next(i for i in self._decoder.get_inputs() if i.name == "past_kv")
-        self._cache_shape = (int(past.shape[0]), int(past.shape[2]), int(past.shape[4]))
+        first = next(i for i in self._decoder.get_inputs() if i.name == "past_k_0")
+        layers = sum(i.name.startswith("past_") for i in self._decoder.get_inputs()) // 2
+        self._past_names = layer_names("past", layers)
+        self._outputs = ["logprobs", *layer_names("present", layers)]
+        self._cache_shape = (int(first.shape[1]), int(first.shape[3]))
 
     def _session_for(self, language: str | None) -> ort.InferenceSession:
         path = self._encoder_files.get(language or "*", self._encoder_files["*"])
@@ -145,23 +153,26 @@ class WhisperRunner:
         language: str | None = None,
     ) -> CrossAttention:
         mel = encoder_input(audio, tail_seconds, min_seconds=min_seconds)
-        keys, values = self._session_for(language).run(None, {"mel": mel[None]})
-        return CrossAttention(keys, values, mel.shape[1])
+        session = self._session_for(language)
+        names = [o.name for o in session.get_outputs()]
+        outputs = session.run(names, {"mel": mel[None]})
+        return CrossAttention(dict(zip(names, outputs, strict=True)), mel.shape[1])
 
     def _step(
-        self, tokens: np.ndarray, past: np.ndarray, cross: CrossAttention
-    ) -> tuple[np.ndarray, np.ndarray]:
-        logprobs, present = self._decoder.run(
-            None,
-            {"tokens": tokens, "past_kv": past, "cross_k": cross.keys, "cross_v": cross.values},
-        )
+        self, tokens: np.ndarray, past: list[np.ndarray], cross: CrossAttention
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One decoder step; ``past`` is the cache per layer (k, v, k, v, ...)."""
+        feeds = dict(zip(self._past_names, past, strict=True))
+        feeds.update(cross.feeds)
+        feeds["tokens"] = tokens
+        logprobs, *present = self._decoder.run(self._outputs, feeds)
         return logprobs, present
 
-    def _start(self, cross: CrossAttention, language: str) -> tuple[np.ndarray, np.ndarray]:
-        layers2, heads, d_head = self._cache_shape
-        empty = np.zeros((layers2, 1, heads, 0, d_head), np.float32)
+    def _start(self, cross: CrossAttention, language: str) -> tuple[np.ndarray, list[np.ndarray]]:
+        heads, d_head = self._cache_shape
+        empty = np.zeros((1, heads, 0, d_head), np.float32)
         prompt = np.array([self.tokenizer.prompt(language)], np.int64)
-        return self._step(prompt, empty, cross)
+        return self._step(prompt, [empty] * len(self._past_names), cross)
 
     def beam_search(
         self,
@@ -235,7 +246,8 @@ class WhisperRunner:
             if not free_done:
                 parents.append(free_row)
                 feed.append(free_tokens[-1])
-            past = np.ascontiguousarray(past[:, parents])
+            rows = np.array(parents)
+            past = [layer.take(rows, axis=0) for layer in past]
             free_row = len(live)
             logprobs, past = self._step(np.array(feed, np.int64)[:, None], past, cross)
         return finished, free_reading(free_tokens, free_lps, free_done)

@@ -15,7 +15,7 @@ import onnxruntime as ort
 
 from models.asr import reference
 from models.asr.features import SAMPLE_RATE, encoder_input
-from models.asr.weights import WhisperWeights
+from models.asr.weights import WhisperWeights, layer_names
 
 PROMPT = (50258, 50259, 50359, 50363)  # <|startoftranscript|><|en|><|transcribe|><|notimestamps|>
 NEXT_TOKENS = (634, 366)
@@ -57,7 +57,9 @@ def _kl(p_log: np.ndarray, q_log: np.ndarray) -> float:
 def compare(weights: WhisperWeights, encoder: Path, decoder: Path) -> dict[str, Any]:
     dims = weights.dims
     mel = encoder_input(probe_audio(), tail_seconds=0.0, n_mels=dims.n_mels)
-    cross_k, cross_v = _session(encoder).run(None, {"mel": mel[None]})
+    encoder_session = _session(encoder)
+    names = [o.name for o in encoder_session.get_outputs()]
+    cross = dict(zip(names, encoder_session.run(names, {"mel": mel[None]}), strict=True))
     features = reference.encode(weights, mel)
     errors = []
     for i in range(dims.n_decoder_layers):
@@ -65,23 +67,19 @@ def compare(weights: WhisperWeights, encoder: Path, decoder: Path) -> dict[str, 
         kv = features @ w_kv + b_kv
         ref_k = kv[:, : dims.d_model].reshape(-1, dims.n_heads, dims.d_head).transpose(1, 2, 0)
         ref_v = kv[:, dims.d_model :].reshape(-1, dims.n_heads, dims.d_head).transpose(1, 0, 2)
-        for got, ref in ((cross_k[i, 0], ref_k), (cross_v[i, 0], ref_v)):
+        for got, ref in ((cross[f"cross_k_{i}"][0], ref_k), (cross[f"cross_v_{i}"][0], ref_v)):
             errors.append(float(np.abs(got - ref).mean() / np.abs(ref).mean()))
     decoder_session = _session(decoder)
-    past = np.zeros((2 * dims.n_decoder_layers, 1, dims.n_heads, 0, dims.d_head), np.float32)
+    past_names = layer_names("past", dims.n_decoder_layers)
+    outputs = ["logprobs", *layer_names("present", dims.n_decoder_layers)]
+    past = [np.zeros((1, dims.n_heads, 0, dims.d_head), np.float32)] * len(past_names)
     sequence = list(PROMPT)
     feed: list[int] = list(PROMPT)
     max_abs, kls, top1 = 0.0, [], 0
     for step in range(len(NEXT_TOKENS) + 1):
-        logprobs, past = decoder_session.run(
-            None,
-            {
-                "tokens": np.array([feed], np.int64),
-                "past_kv": past,
-                "cross_k": cross_k,
-                "cross_v": cross_v,
-            },
-        )
+        feeds = {"tokens": np.array([feed], np.int64), **cross}
+        feeds.update(zip(past_names, past, strict=True))
+        logprobs, *past = decoder_session.run(outputs, feeds)
         ref = reference.decode_logprobs(weights, features, sequence)
         likely = ref > -20  # compare where the model puts any mass
         max_abs = max(max_abs, float(np.abs(logprobs[0][likely] - ref[likely]).max()))

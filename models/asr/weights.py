@@ -87,3 +87,9 @@ class WhisperWeights:
 
     def norm(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
         return self.get(f"{prefix}/gamma"), self.get(f"{prefix}/beta")
+
+
+def layer_names(prefix: str, layers: int) -> list[str]:
+    """``prefix_k_0, prefix_v_0, prefix_k_1, ...``: the per-layer key/value tensors of the
+    exported graphs (``past``, ``present``; ``cross`` names the encoder's outputs)."""
+    return [f"{prefix}_{kv}_{i}" for i in range(layers) for kv in "kv"]

@@ -15,7 +15,7 @@ from models.asr import export, verify
 from models.asr.build import DECODER_FILE, ENCODER_FILE, build_tiny
 from models.asr.export import TIED_EMBEDDING
 from models.asr.tiny import tiny_ct2_model
-from models.asr.weights import WhisperWeights
+from models.asr.weights import WhisperWeights, layer_names
 
 
 def test_tiny_recipe_passes_its_checks_and_ties_the_embedding(tmp_path: Path) -> None:
@@ -67,20 +67,27 @@ def test_beams_in_one_batch_score_as_they_would_one_by_one(tmp_path: Path) -> No
     dec = ort.InferenceSession(str(dec_path))
     rng = np.random.default_rng(5)
     mel = encoder_input((0.1 * rng.standard_normal(16000)).astype(np.float32))
-    cross_k, cross_v = enc.run(None, {"mel": mel[None]})
-    past = rng.standard_normal((2, 3, 2, 4, 32)).astype(np.float32)
-    feeds = {"cross_k": cross_k, "cross_v": cross_v}
+    cross_names = [o.name for o in enc.get_outputs()]
+    assert cross_names == layer_names("cross", 1)
+    feeds = dict(zip(cross_names, enc.run(cross_names, {"mel": mel[None]}), strict=True))
+    shape = (3, 2, 4, 32)
+    past = {n: rng.standard_normal(shape).astype(np.float32) for n in layer_names("past", 1)}
+    outputs = ["logprobs", *layer_names("present", 1)]
     for tokens in (
         np.array([[50258], [440], [2221]], np.int64),
         np.array([[50258, 440], [440, 2221], [2221, 13]], np.int64),  # two new tokens a row
     ):
-        together, present = dec.run(None, {"tokens": tokens, "past_kv": past, **feeds})
+        together, *present = dec.run(outputs, {"tokens": tokens, **past, **feeds})
         assert together.shape == (3, 51865)
-        assert present.shape == (2, 3, 2, 4 + tokens.shape[1], 32)
+        assert [p.shape for p in present] == [(3, 2, 4 + tokens.shape[1], 32)] * 2
         for row in range(3):
-            alone, _ = dec.run(
-                None,
-                {"tokens": tokens[row : row + 1], "past_kv": past[:, row : row + 1], **feeds},
+            alone, *_ = dec.run(
+                outputs,
+                {
+                    "tokens": tokens[row : row + 1],
+                    **{n: p[row : row + 1] for n, p in past.items()},
+                    **feeds,
+                },
             )
             assert np.allclose(alone[0], together[row], atol=1e-4), (tokens.shape, row)
     assert not np.allclose(together[0], together[1], atol=1e-2)  # the rows really differ

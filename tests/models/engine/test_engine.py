@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from models.asr.audio import float_to_pcm16
+from models.asr.audio import float_to_pcm16, loud_frames
 from models.asr.recognizer import Recognizer
 from models.domain import compile_domain, load_domain
 from models.domain.loader import DOMAINS_DIR
 from models.engine import EndpointEvent, Engine
 from models.eval.synth import Voice, synthesize
-from models.vad import EndpointKind
+from models.vad import EndpointConfig, EndpointKind
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 # tr+f2: with the plain `tr` voice at this rate Whisper often loses the opening "yarın saat
@@ -107,6 +107,78 @@ def test_streamed_request_ends_at_the_endpoint_with_the_result(engines: dict[str
     # the speculative pass during the trailing silence was reused at the endpoint
     assert result.timings["speculative_reused"] == 1.0
     assert result.timings["after_endpoint"] < result.timings["encode"] + result.timings["decode"]
+
+
+def _trim(audio: np.ndarray) -> np.ndarray:
+    """The synthesiser's own leading and trailing silence cut off (20 ms frames)."""
+    loud = loud_frames(audio, 35.0)
+    return audio[loud[0] * 320 : (loud[-1] + 1) * 320]
+
+
+def _end_of(engine: Engine, audio: np.ndarray) -> tuple[int, EndpointEvent]:
+    """(samples fed when the utterance ended, the event), fed in 32 ms PCM16 chunks."""
+    session = engine.new_session()
+    for i in range(0, audio.size, 512):
+        event = session.feed(float_to_pcm16(audio[i : i + 512]))
+        if event is not None and event.kind is EndpointKind.UTTERANCE_ENDED:
+            return i + 512, event
+    raise AssertionError("the utterance never ended")
+
+
+def test_a_complete_command_ends_after_a_short_silence(engines: dict[str, Engine]) -> None:
+    """The speculative result is a command the domain understands: the utterance ends after
+    `confident_end_ms` (250 ms) of silence, not the 500 ms a doubtful one waits for."""
+    speech = _trim(synthesize("randevumu iptal et", ESPEAK_TR))
+    lead, tail = np.zeros(8000, np.float32), np.zeros(16000, np.float32)
+    audio = np.concatenate([lead, speech, tail])
+    speech_end = lead.size + speech.size
+    fed, event = _end_of(engines["salon_tr"], audio)
+    assert event.reason == "confident"
+    assert event.result is not None and event.result.intent == "CancelAppointment"
+    assert event.result.timings["speculative_reused"] == 1.0
+    assert 250 <= (fed - speech_end) / 16 < 500
+    patient = Engine(
+        engines["salon_tr"].domain,
+        recognizer=engines["salon_tr"].recognizer,
+        endpoint=EndpointConfig(confident_end_ms=None),
+    )
+    fed, event = _end_of(patient, audio)
+    assert event.reason == "silence" and (fed - speech_end) / 16 >= 500
+    assert event.result is not None and event.result.intent == "CancelAppointment"
+    # speech the domain cannot express is not a complete command: it waits the full silence
+    ood = _trim(synthesize("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR))
+    fed, event = _end_of(engines["salon_tr"], np.concatenate([lead, ood, tail]))
+    assert event.reason == "silence" and (fed - lead.size - ood.size) / 16 >= 500
+    assert event.result is not None and event.result.intent is None
+
+
+def test_a_short_pause_inside_a_request_does_not_end_it(engines: dict[str, Engine]) -> None:
+    """Broken on purpose: the first half alone is a complete order, then the speaker pauses
+    for 160 ms and goes on. The speculative decode of the first half must be thrown away
+    and the utterance must end once, with all of the audio."""
+    first = _trim(synthesize("iki tane nemlendirici krem istiyorum", ESPEAK_TR))
+    second = _trim(synthesize("bir de şampuan", ESPEAK_TR))
+    gap = np.zeros(2560, np.float32)
+    lead, tail = np.zeros(8000, np.float32), np.zeros(16000, np.float32)
+    _, alone = _end_of(engines["shop_tr"], np.concatenate([lead, first, tail]))
+    assert alone.reason == "confident" and alone.result is not None
+    assert alone.result.intent == "OrderProduct"
+    audio = np.concatenate([lead, first, gap, second, tail])
+    session = engines["shop_tr"].new_session()
+    ended, pause_end, checked = [], lead.size + first.size + gap.size, False
+    for i in range(0, audio.size, 512):
+        event = session.feed(float_to_pcm16(audio[i : i + 512]))
+        if event is not None and event.kind is EndpointKind.UTTERANCE_ENDED:
+            ended.append((i + 512, event))
+        if i + 512 <= pause_end < i + 1024:  # the last chunk fed within the pause
+            speculated = session._current()
+            assert speculated is not None and speculated.transcript.recognised
+            checked = True
+    assert checked and len(ended) == 1
+    fed, event = ended[0]
+    assert fed > lead.size + first.size + gap.size + second.size
+    assert event.result is not None
+    assert event.result.timings["audio"] >= (first.size + gap.size + second.size) / 16
 
 
 def test_out_of_domain_and_silence_are_not_recognised(engines: dict[str, Engine]) -> None:

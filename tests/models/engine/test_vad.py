@@ -81,3 +81,38 @@ def test_config_is_validated() -> None:
         EndpointConfig(threshold=0.3, release_threshold=0.5)
     with pytest.raises(ValueError):
         EndpointConfig(end_silence_ms=0)
+    with pytest.raises(ValueError):
+        EndpointConfig(end_silence_ms=400, confident_end_ms=450)
+    with pytest.raises(ValueError):
+        EndpointConfig(confident_end_ms=0)
+    assert EndpointConfig(confident_end_ms=None).confident_end_ms is None
+
+
+def test_a_pause_is_marked_where_it_began_and_speech_clears_it() -> None:
+    """What the engine keys its speculative decode on: the same `pause_start` later means no
+    speech came in between; speech resuming clears it and the next pause gets a new one."""
+    ep = Endpointer()
+    assert ep.pause_start is None and not ep.settled
+    ep.feed(np.concatenate([np.zeros(8000, np.float32), SPEECH[:24000]]))
+    ep.feed(np.zeros(CHUNK * 4, np.float32))  # the VAD's probability takes a chunk or two to fall
+    first = ep.pause_start
+    assert first is not None and ep.settled
+    ep.feed(np.zeros(CHUNK * 3, np.float32))
+    assert ep.pause_start == first  # a longer pause is the same pause
+    ep.feed(SPEECH[24000:40000])
+    ep.feed(np.zeros(CHUNK * 4, np.float32))
+    assert ep.pause_start is not None and ep.pause_start > first
+    assert not ep.feed(np.zeros(0, np.float32))  # still one utterance, not ended
+
+
+def test_ending_an_utterance_early_hands_over_its_audio_once() -> None:
+    ep = Endpointer()
+    with pytest.raises(RuntimeError):
+        ep.end("confident")  # nothing heard yet
+    ep.feed(np.concatenate([np.zeros(8000, np.float32), SPEECH, np.zeros(CHUNK * 4, np.float32)]))
+    event = ep.end("confident")
+    assert event.kind is EndpointKind.UTTERANCE_ENDED and event.reason == "confident"
+    assert 0.8 * SPEECH.size <= event.audio.size <= SPEECH.size + 16000
+    assert ep.feed(np.zeros(16000, np.float32)) is None  # done until reset
+    with pytest.raises(RuntimeError):
+        ep.end("confident")
