@@ -203,7 +203,8 @@ class Session:
         return self._finish(vad_event.kind, vad_event.audio, vad_event.reason)
 
     def finish(self) -> EndpointEvent:
-        """End of stream from the device side: decide on what was heard."""
+        """End of stream from the device side: decide on what was heard. Raises
+        RuntimeError once the session has already given its end event."""
         event = self.endpointer.finish()
         return self._finish(event.kind, event.audio, event.reason)
 
@@ -231,7 +232,8 @@ class Session:
         """End the utterance early when the pause has lasted ``confident_end_ms`` and its
         speculative result is a command the domain understands. The audio that arrived
         while decoding has been checked for speech by then: a pause inside a sentence whose
-        first half happens to be a command still continues when the speaker goes on."""
+        first half happens to be a command continues when the speaker goes on within
+        ``confident_end_ms``; a longer pause after it ends the utterance (docs/speech.md)."""
         limit = self.engine.endpoint.confident_end_ms
         ep = self.endpointer
         if limit is None or ep.trailing_silence_ms < limit:

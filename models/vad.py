@@ -211,6 +211,8 @@ class Endpointer:
 
     def finish(self, reason: str = "stream_end") -> VadEvent:
         """The stream ended (button released, device sent its end flag)."""
+        if self._done:
+            raise RuntimeError("this stream's utterance has already ended")
         self._done = True
         if self._speech_start is None:
             return VadEvent(EndpointKind.NO_SPEECH, reason=reason)

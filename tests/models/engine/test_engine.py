@@ -145,6 +145,7 @@ def test_a_complete_command_ends_after_a_short_silence(engines: dict[str, Engine
     fed, event = _end_of(patient, audio)
     assert event.reason == "silence" and (fed - speech_end) / 16 >= 500
     assert event.result is not None and event.result.intent == "CancelAppointment"
+    assert event.result.timings["speculative_reused"] == 1.0  # decoded during the pause
     # speech the domain cannot express is not a complete command: it waits the full silence
     ood = _trim(synthesize("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR))
     fed, event = _end_of(engines["salon_tr"], np.concatenate([lead, ood, tail]))
@@ -165,7 +166,7 @@ def test_a_short_pause_inside_a_request_does_not_end_it(engines: dict[str, Engin
     assert alone.result.intent == "OrderProduct"
     audio = np.concatenate([lead, first, gap, second, tail])
     session = engines["shop_tr"].new_session()
-    ended, pause_end, checked = [], lead.size + first.size + gap.size, False
+    ended, pause_end, checked, first_pause = [], lead.size + first.size + gap.size, False, -1
     for i in range(0, audio.size, 512):
         event = session.feed(float_to_pcm16(audio[i : i + 512]))
         if event is not None and event.kind is EndpointKind.UTTERANCE_ENDED:
@@ -173,8 +174,10 @@ def test_a_short_pause_inside_a_request_does_not_end_it(engines: dict[str, Engin
         if i + 512 <= pause_end < i + 1024:  # the last chunk fed within the pause
             speculated = session._current()
             assert speculated is not None and speculated.transcript.recognised
-            checked = True
+            first_pause, checked = speculated.pause_start, True
     assert checked and len(ended) == 1
+    # the result is not the first half's: a decode of the later pause replaced it
+    assert session._speculative is not None and session._speculative.pause_start > first_pause
     fed, event = ended[0]
     assert fed > lead.size + first.size + gap.size + second.size
     assert event.result is not None

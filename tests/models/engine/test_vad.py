@@ -72,6 +72,8 @@ def test_finish_mid_utterance_returns_the_audio_heard() -> None:
     event = ep.finish()
     assert event.kind is EndpointKind.UTTERANCE_ENDED and event.audio.size > 8000
     assert ep.feed(SPEECH) is None  # done until reset
+    with pytest.raises(RuntimeError):
+        ep.finish()  # a second end of the same utterance
     empty = Endpointer()
     assert empty.finish().kind is EndpointKind.NO_SPEECH
 
@@ -102,7 +104,7 @@ def test_a_pause_is_marked_where_it_began_and_speech_clears_it() -> None:
     ep.feed(SPEECH[24000:40000])
     ep.feed(np.zeros(CHUNK * 4, np.float32))
     assert ep.pause_start is not None and ep.pause_start > first
-    assert not ep.feed(np.zeros(0, np.float32))  # still one utterance, not ended
+    assert not ep.done  # still one utterance
 
 
 def test_ending_an_utterance_early_hands_over_its_audio_once() -> None:
