@@ -173,8 +173,12 @@ class PrintingLinks(HubLinks):
         await super().publish(topic, payload, qos=qos, retain=retain)
         if topic.endswith("/intent"):
             said = json.loads(payload)
-            ms = said.get("timings_ms", {}).get("after_endpoint")
-            after = f", {ms:.0f} ms after speech" if ms is not None else ""
+            timings = said.get("timings_ms", {})
+            after = ""
+            if "encode" in timings:  # not on "no speech"
+                spent = timings["encode"] + timings.get("decode", 0.0)
+                when = "while the speaker paused" if timings.get("speculative_reused") else "after"
+                after = f", decoded in {spent:.0f} ms {when}"
             who = f"[{said['device_id']}]"
             print(
                 f"{who} heard: {said['text']!r}  →  {said['intent']} {said['slots']}"
