@@ -135,12 +135,15 @@ class Endpointer:
     def __init__(self, config: EndpointConfig | None = None, vad: SileroVad | None = None) -> None:
         self.config = config or EndpointConfig()
         self.vad = vad or SileroVad()
+        self._chunks: list[np.ndarray] = []
+        self._earlier = 0  # chunks of the utterances before the last reset
         self.reset()
 
     def reset(self) -> None:
         self.vad.reset()
         self._pending = np.zeros(0, np.float32)
-        self._chunks: list[np.ndarray] = []
+        self._earlier += len(self._chunks)
+        self._chunks = []
         self._speech_start: int | None = None  # chunk index where speech began
         self._speech_run = 0
         self._silence_run = 0
@@ -168,11 +171,12 @@ class Endpointer:
 
     @property
     def pause_start(self) -> int | None:
-        """Chunk index where the current trailing silence began (None while speech goes
-        on): the same value later means no speech came in between."""
+        """Where the current trailing silence began, counted in chunks since this
+        endpointer was made (None while speech goes on): the same value later means no
+        speech came in between, and a pause after :meth:`reset` never repeats an old one."""
         if not self.in_speech or self._silence_run == 0:
             return None
-        return len(self._chunks) - self._silence_run
+        return self._earlier + len(self._chunks) - self._silence_run
 
     @property
     def settled(self) -> bool:

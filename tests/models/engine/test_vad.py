@@ -103,8 +103,13 @@ def test_a_pause_is_marked_where_it_began_and_speech_clears_it() -> None:
     assert ep.pause_start == first  # a longer pause is the same pause
     ep.feed(SPEECH[24000:40000])
     ep.feed(np.zeros(CHUNK * 4, np.float32))
-    assert ep.pause_start is not None and ep.pause_start > first
+    second = ep.pause_start
+    assert second is not None and second > first
     assert not ep.done  # still one utterance
+    ep.reset()  # the next utterance of the stream: its pauses are new ones
+    ep.feed(np.concatenate([np.zeros(8000, np.float32), SPEECH[:24000]]))
+    ep.feed(np.zeros(CHUNK * 4, np.float32))
+    assert ep.pause_start is not None and ep.pause_start > second
 
 
 def test_ending_an_utterance_early_hands_over_its_audio_once() -> None:
