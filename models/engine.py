@@ -175,7 +175,7 @@ class Engine:
 @dataclass
 class _Speculation:
     pause_start: int  # Endpointer.pause_start when it was decoded
-    transcript: Transcript
+    transcript: Transcript  # from the narrow search only (no wide retry)
     complete: bool | None = None  # understood as a command (checked once, lazily)
 
 
@@ -223,8 +223,12 @@ class Session:
         pause_start = ep.pause_start
         if pause_start is None or not ep.settled or self._current() is not None:
             return
-        transcript = self.engine.recognizer.transcribe(
-            ep.speech_so_far(), self.automaton, ep.voiced_seconds
+        # the narrow search only: most pauses are inside a sentence, whose first part the
+        # domain rejects, and the wide retry would spend a second of the shared inference
+        # thread on each; the endpoint runs the retry if the utterance really ends there
+        recognizer = self.engine.recognizer
+        transcript = recognizer.transcribe(
+            ep.speech_so_far(), self.automaton, ep.voiced_seconds, searches=(recognizer.beam,)
         )
         self._speculative = _Speculation(pause_start, transcript)
 
@@ -255,16 +259,25 @@ class Session:
             result = Result("", None, {}, 0.0, {"total": 0.0})
             return EndpointEvent(EndpointKind.NO_SPEECH, result, reason)
         spec = self._current()
-        if spec is not None:
+        recognizer = self.engine.recognizer
+        reused = spec is not None and spec.transcript.recognised
+        if spec is not None and reused:
             transcript = spec.transcript
+        elif spec is not None:  # the narrow search rejected it: the wide retry decides
+            transcript = recognizer.transcribe(
+                audio,
+                self.automaton,
+                self.endpointer.voiced_seconds,
+                searches=(recognizer.retry_beam,),
+            )
         else:
-            transcript = self.engine.recognizer.transcribe(
+            transcript = recognizer.transcribe(
                 audio, self.automaton, self.endpointer.voiced_seconds
             )
         result = self.engine._understand(transcript, None, t0)
         timings = dict(result.timings)
         timings["after_endpoint"] = (time.perf_counter() - t0) * 1000
-        timings["speculative_reused"] = 1.0 if spec is not None else 0.0
+        timings["speculative_reused"] = 1.0 if reused else 0.0
         timings["audio"] = audio.size / 16.0
         final = Result(
             result.text, result.intent, result.slots, result.confidence, timings, result.margin

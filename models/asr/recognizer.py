@@ -110,9 +110,16 @@ class Recognizer:
         return TokenAutomaton(graph, self.tokenizer, language)
 
     def transcribe(
-        self, audio: np.ndarray, automaton: TokenAutomaton, speech_seconds: float | None = None
+        self,
+        audio: np.ndarray,
+        automaton: TokenAutomaton,
+        speech_seconds: float | None = None,
+        *,
+        searches: tuple[int, ...] | None = None,
     ) -> Transcript:
-        """``speech_seconds``: voiced time from a VAD when known (else an energy estimate)."""
+        """``speech_seconds``: voiced time from a VAD when known (else an energy estimate).
+        ``searches``: the beam widths to try in turn until one finds an acceptable path
+        (default: the narrow beam, then the wide retry)."""
         audio = np.asarray(audio, np.float32)
         if audio.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms={"encode": 0.0})
@@ -125,7 +132,7 @@ class Recognizer:
         voiced = active_seconds(audio) if speech_seconds is None else speech_seconds
         threshold = self.threshold(automaton.language)
         best, free = None, None
-        for beam in (self.beam, self.retry_beam):
+        for beam in searches or (self.beam, self.retry_beam):
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
             # ("cuma günü saat on birde ..." became "önümüzdeki salıya ...")

@@ -146,11 +146,32 @@ def test_a_complete_command_ends_after_a_short_silence(engines: dict[str, Engine
     assert event.reason == "silence" and (fed - speech_end) / 16 >= 500
     assert event.result is not None and event.result.intent == "CancelAppointment"
     assert event.result.timings["speculative_reused"] == 1.0  # decoded during the pause
-    # speech the domain cannot express is not a complete command: it waits the full silence
+
+
+def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
+    engines: dict[str, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a complete command: the utterance waits the full 500 ms. The speculative decodes
+    run the narrow search only (most pauses are inside a sentence); the wide retry runs
+    once, at the endpoint, and its verdict is the result."""
+    engine = engines["salon_tr"]
+    runner = engine.recognizer.runner
+    widths: list[int] = []
+    search = runner.beam_search
+
+    def recording(*args: object, **kwargs: object) -> object:
+        widths.append(int(kwargs["beam"]))  # type: ignore[call-overload]
+        return search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "beam_search", recording)
     ood = _trim(synthesize("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR))
-    fed, event = _end_of(engines["salon_tr"], np.concatenate([lead, ood, tail]))
+    lead, tail = np.zeros(8000, np.float32), np.zeros(16000, np.float32)
+    fed, event = _end_of(engine, np.concatenate([lead, ood, tail]))
     assert event.reason == "silence" and (fed - lead.size - ood.size) / 16 >= 500
     assert event.result is not None and event.result.intent is None
+    assert event.result.timings["speculative_reused"] == 0.0
+    narrow, wide = engine.recognizer.beam, engine.recognizer.retry_beam
+    assert widths[-1] == wide and set(widths[:-1]) == {narrow}
 
 
 def test_a_short_pause_inside_a_request_does_not_end_it(engines: dict[str, Engine]) -> None:
