@@ -28,11 +28,11 @@ def feeds_for(
     session: ort.InferenceSession, rows: int, past: int, frames: int
 ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
+    sizes = {"batch": rows, "past": past, "audio_ctx": frames}  # the graph's named axes
     feeds: dict[str, np.ndarray] = {"tokens": np.full((rows, 1), 440, np.int64)}
     for item in session.get_inputs():
         if item.name == "tokens":
             continue
-        sizes = {"batch": rows, "past": past, "audio_ctx": frames}  # the audio K/V: batch 1
         shape = [sizes[dim] if isinstance(dim, str) else dim for dim in item.shape]
         feeds[item.name] = (0.1 * rng.standard_normal(shape)).astype(np.float32)
     return feeds

@@ -176,7 +176,7 @@ class Engine:
 class _Speculation:
     pause_start: int  # Endpointer.pause_start when it was decoded
     transcript: Transcript  # from the narrow search only (no wide retry)
-    complete: bool | None = None  # understood as a command (checked once, lazily)
+    understood: Result | None = None  # what the domain made of it (once, when first needed)
 
 
 class Session:
@@ -245,10 +245,9 @@ class Session:
         spec = self._current()
         if spec is None or not spec.transcript.recognised:
             return None
-        if spec.complete is None:
-            meaning = self.engine._understand(spec.transcript, None, time.perf_counter())
-            spec.complete = meaning.intent is not None
-        if not spec.complete:
+        if spec.understood is None:
+            spec.understood = self.engine._understand(spec.transcript, None, time.perf_counter())
+        if spec.understood.intent is None:
             return None
         event = ep.end("confident")
         return self._finish(event.kind, event.audio, event.reason)
@@ -259,22 +258,21 @@ class Session:
             result = Result("", None, {}, 0.0, {"total": 0.0})
             return EndpointEvent(EndpointKind.NO_SPEECH, result, reason)
         spec = self._current()
-        recognizer = self.engine.recognizer
-        reused = spec is not None and spec.transcript.recognised
-        if spec is not None and reused:
-            transcript = spec.transcript
-        elif spec is not None:  # the narrow search rejected it: the wide retry decides
-            transcript = recognizer.transcribe(
-                audio,
-                self.automaton,
-                self.endpointer.voiced_seconds,
-                searches=(recognizer.retry_beam,),
-            )
+        if spec is not None and spec.transcript.recognised:
+            reused = True
+            understood = spec.understood
+            if understood is None:
+                understood = self.engine._understand(spec.transcript, None, t0)
+            result = understood
         else:
+            reused = False
+            recognizer = self.engine.recognizer
+            # a pause's narrow search already rejected this audio: only the wide retry is left
+            searches = (recognizer.retry_beam,) if spec is not None else None
             transcript = recognizer.transcribe(
-                audio, self.automaton, self.endpointer.voiced_seconds
+                audio, self.automaton, self.endpointer.voiced_seconds, searches=searches
             )
-        result = self.engine._understand(transcript, None, t0)
+            result = self.engine._understand(transcript, None, t0)
         timings = dict(result.timings)
         timings["after_endpoint"] = (time.perf_counter() - t0) * 1000
         timings["speculative_reused"] = 1.0 if reused else 0.0

@@ -35,9 +35,6 @@ class CrossAttention:
     feeds: dict[str, np.ndarray]  # cross_k_i (1, H, dh, T), cross_v_i (1, H, T, dh)
     frames: int
 
-    def layer(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.feeds[f"cross_k_{i}"], self.feeds[f"cross_v_{i}"]
-
 
 @dataclass(frozen=True)
 class Hypothesis:
