@@ -39,6 +39,13 @@ MIN_AUDIO_SECONDS = 0.2
 # a one-word answer in a window barely longer than the word poorly (docs/speech.md, "Encoder
 # window"); longer audio keeps the 1 s tail.
 MIN_WINDOW_SECONDS = 4.0
+# The wide retry's key/value cache grows with paths x tokens: 6 layers x (keys + values) x
+# 8 heads x 64 x 4 bytes = 24.6 KB per path and token, held twice while a step runs. On long
+# rejected speech 32 paths took the hub past 400 MB. A wide search gets at most this many
+# paths x token budget (16 + 8 per second of audio), ~50 MB of caches: all 32 paths up to
+# 2 s of audio, 18 at 5 s, 9 at 12 s, never fewer than the narrow search (docs/speech.md,
+# "Wide retry").
+RETRY_PATH_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,15 @@ def active_seconds(audio: np.ndarray, frame: int = 320) -> float:
     return float(loud_frames(audio, 30.0, frame).size * frame / SAMPLE_RATE)
 
 
+def search_width(requested: int, narrow: int, max_tokens: int, path_tokens: int | None) -> int:
+    """Paths for a search of ``requested`` paths over at most ``max_tokens`` tokens: a
+    search wider than the ``narrow`` one gets at most ``path_tokens`` paths x tokens, and
+    never fewer paths than the narrow one (``path_tokens`` None: no cap)."""
+    if requested <= narrow or path_tokens is None:
+        return requested
+    return max(narrow, min(requested, path_tokens // max_tokens))
+
+
 class Recognizer:
     def __init__(
         self,
@@ -76,6 +92,8 @@ class Recognizer:
         threads: int = 1,
         beam: int = 8,
         retry_beam: int = 32,
+        retry_path_tokens: int | None = RETRY_PATH_TOKENS,
+        prune: float | None = None,
         reject_margin: float | None = None,
         tail_seconds: float = 1.0,
         min_window_seconds: float = MIN_WINDOW_SECONDS,
@@ -87,6 +105,8 @@ class Recognizer:
         )
         self.beam = beam
         self.retry_beam = retry_beam
+        self.retry_path_tokens = retry_path_tokens
+        self.prune = prune  # nats; None = no pruning (docs/speech.md, "Pruning")
         self.reject_margin = reject_margin  # None: per-language REJECT_MARGINS
         self.tail_seconds = tail_seconds
         self.min_window_seconds = min_window_seconds
@@ -132,7 +152,9 @@ class Recognizer:
         voiced = active_seconds(audio) if speech_seconds is None else speech_seconds
         threshold = self.threshold(automaton.language)
         best, free = None, None
-        for beam in searches or (self.beam, self.retry_beam):
+        max_tokens = int(16 + 8 * seconds)
+        for requested in searches or (self.beam, self.retry_beam):
+            beam = search_width(requested, self.beam, max_tokens, self.retry_path_tokens)
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
             # ("cuma günü saat on birde ..." became "önümüzdeki salıya ...")
@@ -140,8 +162,9 @@ class Recognizer:
                 cross,
                 automaton,
                 beam=beam,
-                max_tokens=int(16 + 8 * seconds),
+                max_tokens=max_tokens,
                 min_syllables=int(MIN_SYLLABLE_RATE * voiced),
+                prune=self.prune,
             )
             top = max(found, key=lambda h: h.mean_logprob) if found else None
             if top is not None and (best is None or top.mean_logprob > best.mean_logprob):

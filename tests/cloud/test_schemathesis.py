@@ -7,6 +7,8 @@ operation with an admin key of a tenant that has offerings, a hub and a device."
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -26,7 +28,9 @@ from cloud_sync.cloud.migrate import migrate
 from cloud_sync.cloud.models import Device, Hub, Offering, Tenant
 from cloud_sync.cloud.settings import CloudSettings
 
+# module level: schemathesis reads the app's schema at import; the folder goes at exit
 _DIR = Path(tempfile.mkdtemp(prefix="arma-schemathesis-"))
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 _URL = f"sqlite:///{_DIR / 'cloud.db'}"
 migrate(_URL)
 _DB = Database(_URL)

@@ -97,3 +97,45 @@ def test_free_reading_is_cut_where_it_starts_looping() -> None:
     assert looped.mean_logprob == -2.0
     plain = free_reading([5, 6], [-1.0, -0.5], True)
     assert plain.tokens == (5, 6) and plain.finished and plain.n_tokens == 3
+
+
+def test_the_wide_retry_is_capped_by_its_key_value_budget() -> None:
+    """The retry's key/value cache grows with paths x tokens; a long utterance gets fewer
+    paths, a short one all of them, and no search gets fewer than the narrow one."""
+    from models.asr.recognizer import RETRY_PATH_TOKENS, search_width
+
+    assert search_width(8, 8, 112, RETRY_PATH_TOKENS) == 8  # the narrow search is never cut
+    assert search_width(32, 8, 32, RETRY_PATH_TOKENS) == 32  # 2 s: 16 + 8 x 2 tokens
+    assert search_width(32, 8, 56, RETRY_PATH_TOKENS) == 18  # 5 s
+    assert search_width(32, 8, 112, RETRY_PATH_TOKENS) == 9  # 12 s, the longest utterance
+    assert search_width(32, 8, 400, RETRY_PATH_TOKENS) == 8  # floor: the narrow width
+    assert search_width(32, 8, 112, None) == 32
+
+
+def test_pruning_feeds_fewer_rows_and_keeps_a_clear_request(recognizer: Recognizer) -> None:
+    """Pruned paths never reach the decoder: the same clear request decodes to the same
+    words with fewer decoder rows (docs/speech.md, "Pruning")."""
+    auto = recognizer.automaton(TR, "tr")
+    speech = synthesize("yarın saat üçte saç kesimi için randevu almak istiyorum", ESPEAK_TR)
+    runner = recognizer.runner
+    rows: list[int] = []
+    step = runner._step
+
+    def counting(tokens, past, cross):  # type: ignore[no-untyped-def]
+        rows.append(tokens.shape[0])
+        return step(tokens, past, cross)
+
+    cross = runner.encode(speech, 1.0, 4.0, "tr")
+    results = {}
+    try:
+        runner._step = counting  # type: ignore[method-assign]
+        for prune in (None, 8.0):
+            rows.clear()
+            found, _free = runner.beam_search(cross, auto, prune=prune)
+            best = max(found, key=lambda h: h.mean_logprob)
+            results[prune] = (auto.words(list(best.tokens)), sum(rows))
+    finally:
+        del runner._step  # type: ignore[method-assign]
+    assert results[None][0] == results[8.0][0]
+    assert " ".join(results[8.0][0]) == "yarın saat üçte saç kesimi için randevu almak istiyorum"
+    assert results[8.0][1] < results[None][1], results

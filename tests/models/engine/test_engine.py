@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from models.asr.audio import float_to_pcm16, loud_frames
-from models.asr.recognizer import Recognizer
+from models.asr.recognizer import Recognizer, search_width
 from models.domain import compile_domain, load_domain
 from models.domain.loader import DOMAINS_DIR
 from models.engine import EndpointEvent, Engine
@@ -157,10 +157,12 @@ def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
     engine = engines["salon_tr"]
     runner = engine.recognizer.runner
     widths: list[int] = []
+    budgets: list[int] = []
     search = runner.beam_search
 
     def recording(*args: object, **kwargs: object) -> object:
         widths.append(int(kwargs["beam"]))  # type: ignore[call-overload]
+        budgets.append(int(kwargs["max_tokens"]))  # type: ignore[call-overload]
         return search(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "beam_search", recording)
@@ -170,8 +172,11 @@ def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
     assert event.reason == "silence" and (fed - lead.size - ood.size) / 16 >= 500
     assert event.result is not None and event.result.intent is None
     assert event.result.timings["speculative_reused"] == 0.0
-    narrow, wide = engine.recognizer.beam, engine.recognizer.retry_beam
-    assert widths[-1] == wide and set(widths[:-1]) == {narrow}
+    recognizer = engine.recognizer
+    narrow, wide = recognizer.beam, recognizer.retry_beam
+    # the retry is as wide as its key/value budget allows for this length (~20 of 32 paths)
+    allowed = search_width(wide, narrow, budgets[-1], recognizer.retry_path_tokens)
+    assert narrow < widths[-1] == allowed <= wide and set(widths[:-1]) == {narrow}
 
 
 def test_a_short_pause_inside_a_request_does_not_end_it(engines: dict[str, Engine]) -> None:
