@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from models.asr.audio import pcm16_to_float
+from models.asr.features import SAMPLE_RATE
 from models.asr.recognizer import Recognizer, Transcript
 from models.asr.tokens import TokenAutomaton, WordGraphLike
 from models.vad import EndpointConfig, Endpointer, EndpointKind, SileroVad, speech_seconds
@@ -258,7 +259,11 @@ class Session:
             result = Result("", None, {}, 0.0, {"total": 0.0})
             return EndpointEvent(EndpointKind.NO_SPEECH, result, reason)
         spec = self._current()
-        if spec is not None and spec.transcript.recognised:
+        recognizer = self.engine.recognizer
+        # a pause's narrow search already rejected this audio: only the wide retry is left,
+        # if its key/value budget leaves one at this length
+        retry = recognizer.search_widths(audio.size / SAMPLE_RATE, (recognizer.retry_beam,))
+        if spec is not None and (spec.transcript.recognised or not retry):
             reused = True
             understood = spec.understood
             if understood is None:
@@ -266,8 +271,6 @@ class Session:
             result = understood
         else:
             reused = False
-            recognizer = self.engine.recognizer
-            # a pause's narrow search already rejected this audio: only the wide retry is left
             searches = (recognizer.retry_beam,) if spec is not None else None
             transcript = recognizer.transcribe(
                 audio, self.automaton, self.endpointer.voiced_seconds, searches=searches

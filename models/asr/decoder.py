@@ -195,9 +195,10 @@ class WhisperRunner:
         where the domain offers the most choices and the audio helps least.
         A path may end only once it has ``min_syllables`` (from the speech duration): a
         one-word command cannot end the search over three seconds of speech.
-        ``prune``: drop live paths more than this many nats (summed) below the best live one
-        before the next step (off by default: it saves about a fifth of the decode
-        and costs accuracy in noise; docs/speech.md, "Pruning").
+        ``prune``: drop candidates (continuations and endings) more than this many nats
+        (summed) below the best continuation before the next step (off by default: it
+        saves about a fifth of the decode and costs accuracy in noise; docs/speech.md,
+        "Pruning").
         """
         logprobs, past = self._start(cross, automaton.language)
         # live beams: (tokens, logprob, regret, automaton state)
@@ -234,13 +235,15 @@ class WhisperRunner:
             next_live: list[tuple[tuple[int, ...], float, float, int]] = []
             parents: list[int] = []
             for score, regret, row, token in candidates[: 2 * width]:
+                if score < floor:  # sorted: every later candidate, ending or not, is pruned
+                    break
                 toks, _, _, state = live[row]
                 if token == eot:
                     # an ending counts only if it ranks among the best `beam` candidates, so
                     # a domain full of one-word commands cannot end the search at once
                     if len(next_live) < width and self._long_enough(toks, automaton, min_syllables):
                         finished.append(Hypothesis(toks, score, regret, True))
-                elif len(next_live) < width and score >= floor:
+                elif len(next_live) < width:
                     next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
                     parents.append(row)
             if not next_live or self._settled(finished, next_live, beam, stop_slack):

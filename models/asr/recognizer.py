@@ -43,8 +43,9 @@ MIN_WINDOW_SECONDS = 4.0
 # 8 heads x 64 x 4 bytes = 24.6 KB per path and token, held twice while a step runs. On long
 # rejected speech 32 paths took the hub past 400 MB. A wide search gets at most this many
 # paths x token budget (16 + 8 per second of audio), ~50 MB of caches: all 32 paths up to
-# 2 s of audio, 18 at 5 s, 9 at 12 s, never fewer than the narrow search (docs/speech.md,
-# "Wide retry").
+# 2 s of audio, 18 at 5 s, 9 at 12 s, never fewer than the narrow search; where that leaves
+# no more than the narrow search (from ~12.25 s), no retry runs (docs/speech.md, "Wide
+# retry").
 RETRY_PATH_TOKENS = 1024
 
 
@@ -73,6 +74,11 @@ def confidence_from_margin(margin: float, threshold: float) -> float:
 def active_seconds(audio: np.ndarray, frame: int = 320) -> float:
     """Time in 20 ms frames within 30 dB of the loudest frame (a VAD-free fallback)."""
     return float(loud_frames(audio, 30.0, frame).size * frame / SAMPLE_RATE)
+
+
+def token_budget(seconds: float) -> int:
+    """The most tokens a search may decode for audio of this length."""
+    return int(16 + 8 * seconds)
 
 
 def search_width(requested: int, narrow: int, max_tokens: int, path_tokens: int | None) -> int:
@@ -129,6 +135,20 @@ class Recognizer:
         self.runner.prepare(language)
         return TokenAutomaton(graph, self.tokenizer, language)
 
+    def search_widths(
+        self, seconds: float, searches: tuple[int, ...] | None = None
+    ) -> tuple[int, ...]:
+        """The beam widths ``transcribe`` runs on audio of this length, in turn: a wider
+        search only where its key/value budget leaves it wider than the narrow one (at
+        ~12.3 s it would repeat the narrow search exactly, so it is not run)."""
+        max_tokens = token_budget(seconds)
+        widths = []
+        for requested in searches or (self.beam, self.retry_beam):
+            width = search_width(requested, self.beam, max_tokens, self.retry_path_tokens)
+            if requested <= self.beam or width > self.beam:
+                widths.append(width)
+        return tuple(widths)
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -152,9 +172,8 @@ class Recognizer:
         voiced = active_seconds(audio) if speech_seconds is None else speech_seconds
         threshold = self.threshold(automaton.language)
         best, free = None, None
-        max_tokens = int(16 + 8 * seconds)
-        for requested in searches or (self.beam, self.retry_beam):
-            beam = search_width(requested, self.beam, max_tokens, self.retry_path_tokens)
+        max_tokens = token_budget(seconds)
+        for beam in self.search_widths(seconds, searches):
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
             # ("cuma günü saat on birde ..." became "önümüzdeki salıya ...")

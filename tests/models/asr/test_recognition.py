@@ -108,8 +108,19 @@ def test_the_wide_retry_is_capped_by_its_key_value_budget() -> None:
     assert search_width(32, 8, 32, RETRY_PATH_TOKENS) == 32  # 2 s: 16 + 8 x 2 tokens
     assert search_width(32, 8, 56, RETRY_PATH_TOKENS) == 18  # 5 s
     assert search_width(32, 8, 112, RETRY_PATH_TOKENS) == 9  # 12 s, the longest utterance
-    assert search_width(32, 8, 400, RETRY_PATH_TOKENS) == 8  # floor: the narrow width
+    assert search_width(32, 8, 114, RETRY_PATH_TOKENS) == 8  # 12 s + pre-roll: the floor
     assert search_width(32, 8, 112, None) == 32
+
+
+def test_a_retry_the_budget_squeezes_to_the_narrow_width_is_not_run(
+    recognizer: Recognizer,
+) -> None:
+    """At the longest utterance (12 s of speech + 288 ms of pre-roll) the budget leaves the
+    retry 8 paths: it would repeat the narrow search exactly, so only one search runs."""
+    assert recognizer.search_widths(5.0) == (8, 18)
+    assert recognizer.search_widths(12.288) == (8,)
+    assert recognizer.search_widths(12.288, (32,)) == ()
+    assert recognizer.search_widths(12.288, (8,)) == (8,)
 
 
 def test_pruning_feeds_fewer_rows_and_keeps_a_clear_request(recognizer: Recognizer) -> None:
