@@ -38,6 +38,23 @@ def feeds_for(
     return feeds
 
 
+def median_steps(
+    sessions: dict[str, ort.InferenceSession], rows: int, past: int, steps: int
+) -> dict[str, float]:
+    """Median milliseconds of one step of each session (300 audio frames), the sessions
+    taking turns step by step so the machine's slow moments fall on all alike."""
+    feeds = {k: feeds_for(s, rows, past, 300) for k, s in sessions.items()}
+    for name, session in sessions.items():  # warm-up
+        session.run(None, feeds[name])
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for _ in range(steps):
+        for name, session in sessions.items():
+            t0 = time.perf_counter()
+            session.run(None, feeds[name])
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("old", type=Path, help="model directory of the build to compare")
@@ -50,16 +67,8 @@ def main() -> None:
         "new": make_session(new_dir / "decoder.int8.onnx", 1),
     }
     for rows, past in ((9, 20), (25, 3), (33, 60)):
-        feeds = {k: feeds_for(s, rows, past, 300) for k, s in sessions.items()}
-        for name, session in sessions.items():  # warm-up
-            session.run(None, feeds[name])
-        times: dict[str, list[float]] = {k: [] for k in sessions}
-        for _ in range(args.steps):
-            for name, session in sessions.items():
-                t0 = time.perf_counter()
-                session.run(None, feeds[name])
-                times[name].append((time.perf_counter() - t0) * 1000)
-        old, new = (statistics.median(times[k]) for k in ("old", "new"))
+        medians = median_steps(sessions, rows, past, args.steps)
+        old, new = medians["old"], medians["new"]
         print(
             f"{rows} rows, {past} cached tokens, 300 audio frames: old {old:.2f} ms, "
             f"new {new:.2f} ms per step, new/old {new / old:.2f}"

@@ -8,9 +8,11 @@ One run, same broker, same publisher clients (a separate process, pinned to anot
   3. latency: a fixed rate through the hub; publish time (carried in the message) to the
            moment the registry holds the update; p50/p99.
 Rates are messages received / (last - first arrival). Drops (QoS 0 over a full broker queue)
-are reported, not hidden.
+are reported, not hidden. `--kind event` sends QoS 1 button events instead of telemetry: the
+raw subscriber acknowledges each as paho does by default, the hub only after handling it.
 
     .venv/bin/python benchmarks/hub_throughput.py [--devices 10] [--messages 5000] [--rate 2000]
+        [--kind telemetry|event]
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hub import wire
 from hub.broker import BrokerProcess, apply_credentials
 from hub.credentials import CredentialStore
-from hub.messages import Telemetry
+from hub.messages import DeviceEvent, Telemetry
 from hub.service import Hub
 from hub.settings import HubSettings
 from tests.support.mosquitto import free_port
@@ -45,6 +47,18 @@ def telemetry(ts: float) -> bytes:
     return wire.encode_json(
         "telemetry", {"battery": 77.5, "rssi": -61, "uptime": ts, "heap": 81234, "fw": "1.2.3"}
     )
+
+
+def event(ts: float) -> bytes:
+    return wire.encode_json("event", {"type": "button", "action": "press", "detail": repr(ts)})
+
+
+PAYLOAD = {"telemetry": (telemetry, 0), "event": (event, 1)}  # kind -> (payload, QoS)
+
+
+def sent_at(kind: str, payload: bytes) -> float:
+    msg = json.loads(payload)
+    return float(msg["uptime"] if kind == "telemetry" else msg["detail"])
 
 
 # -- publisher process ------------------------------------------------------------------------
@@ -57,7 +71,8 @@ def publish(args: argparse.Namespace) -> None:
         client.max_queued_messages_set(0)
         client.connect("127.0.0.1", args.port, 30)
         client.loop_start()
-        clients.append((client, wire.device_topic(c["device_id"], "telemetry")))
+        clients.append((client, wire.device_topic(c["device_id"], args.kind)))
+    payload, qos = PAYLOAD[args.kind]
     time.sleep(0.5)
     started = time.monotonic()
     total = args.messages * len(clients)
@@ -67,7 +82,7 @@ def publish(args: argparse.Namespace) -> None:
             if delay > 0:
                 time.sleep(delay)
         for client, topic in clients:
-            client.publish(topic, telemetry(time.time()), qos=0)
+            client.publish(topic, payload(time.time()), qos=qos)
     took = time.monotonic() - started
     time.sleep(0.5)
     for client, _ in clients:
@@ -90,6 +105,8 @@ def run_publishers(args: argparse.Namespace, creds_file: Path, rate: float) -> d
         str(args.messages),
         "--rate",
         str(rate),
+        "--kind",
+        args.kind,
     ]
     out = subprocess.run(
         cmd,
@@ -129,14 +146,14 @@ def raw_phase(
 
     def on_message(_c: mqtt.Client, _u: object, m: mqtt.MQTTMessage) -> None:
         now = time.time()
-        arrivals.note(now, json.loads(m.payload)["uptime"] if parse else None)
+        arrivals.note(now, sent_at(args.kind, m.payload) if parse else None)
 
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw")
     sub.username_pw_set(user, password)
     sub.on_message = on_message
     sub.on_subscribe = lambda *_a: ready.set()
     sub.connect("127.0.0.1", args.port, 30)
-    sub.subscribe("arma/v1/d/+/telemetry", qos=0)
+    sub.subscribe(f"arma/v1/d/+/{args.kind}", qos=PAYLOAD[args.kind][1])
     sub.loop_start()
     ready.wait(10)
     pub = run_publishers(args, creds_file, rate)
@@ -172,6 +189,8 @@ async def hub_phase(
     def on_update(msg: object) -> None:
         if isinstance(msg, Telemetry) and msg.uptime > start:
             arrivals.note(time.time(), msg.uptime)
+        elif isinstance(msg, DeviceEvent) and msg.detail and float(msg.detail) > start:
+            arrivals.note(time.time(), float(msg.detail))
 
     hub.registry.add_listener(on_update)
     stop = asyncio.Event()
@@ -199,6 +218,7 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=5000, help="per device")
     p.add_argument("--rate", type=float, default=2000.0, help="total msg/s for the latency run")
     p.add_argument("--rounds", type=int, default=3, help="alternating raw/hub throughput rounds")
+    p.add_argument("--kind", choices=sorted(PAYLOAD), default="telemetry")
     args = p.parse_args()
     if args.role == "publish":
         publish(args)
@@ -230,7 +250,8 @@ def main() -> None:
             broker.stop()
     total = rounds[0][1]["published"]
     print(
-        f"devices={args.devices} messages/device={args.messages} total={total} per phase; "
+        f"{args.kind}: devices={args.devices} messages/device={args.messages} total={total} "
+        "per phase; "
         f"publishers in one process on core 1, consumer (raw or hub) on core 0"
     )
     ratios = []

@@ -31,7 +31,7 @@ from hub.service import Hub
 from hub.sim.device import SimConfig, SimDevice
 from hub.sim.speech import speak
 from hub.storage import atomic_write_bytes
-from hub.voice.runtime import HubLinks, VoiceConfig, VoiceRuntime
+from hub.voice.runtime import HubLinks, VoiceConfig, VoiceRuntime, attach
 from models.domain.loader import DOMAINS_DIR
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ def voice_runtime(hub: Hub, data_dir: Path, cloud: DemoCloud) -> VoiceRuntime:
         publisher=PrintingLinks(hub),
         devices=lambda: [r.device_id for r in hub.registry.all()],
     )
-    hub.audio_sink = runtime.service
+    attach(hub, runtime)
     return runtime
 
 

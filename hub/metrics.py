@@ -41,6 +41,11 @@ class HubMetrics:
             "Audio frames no voice pipeline took",
             registry=self.registry,
         )
+        self.forward_errors = Counter(
+            "arma_hub_forward_errors",
+            "Device messages a forwarder (e.g. the outbox) failed to take",
+            registry=self.registry,
+        )
         self.registry_flushes = Counter(
             "arma_hub_registry_flushes", "Registry snapshots written", registry=self.registry
         )

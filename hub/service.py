@@ -14,7 +14,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import uvicorn
 
@@ -36,13 +36,17 @@ from hub.messages import (
     Telemetry,
 )
 from hub.metrics import HubMetrics
-from hub.registry import Registry
+from hub.registry import DeviceRecord, Registry
 from hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
 PARKED_STATUS_MAX = 1024
 KNOWN_REFRESH_S = 1.0
+
+# awaited for each accepted status, telemetry and event message with the device's record
+# after the update; the message is acknowledged to the device (QoS 1) only afterwards
+Forwarder = Callable[[DeviceStatus | Telemetry | DeviceEvent, DeviceRecord], Awaitable[None]]
 
 
 class _QuietServer(uvicorn.Server):
@@ -99,7 +103,7 @@ class Hub:
         self._last_refresh = 0.0
         self._parked: collections.OrderedDict[str, DeviceStatus] = collections.OrderedDict()
         self._log = _RateLimitedLog()
-        self._event_listeners: list[Callable[[DeviceEvent], None]] = []
+        self._forwarders: list[Forwarder] = []
         self.metrics.bind_live(
             self.registry.online_count,
             self.registry.count,
@@ -125,9 +129,12 @@ class Hub:
             )
         )
 
-    def add_event_listener(self, listener: Callable[[DeviceEvent], None]) -> None:
-        """Called for every accepted device event (the later outbox hooks in here)."""
-        self._event_listeners.append(listener)
+    def add_forwarder(self, forwarder: Forwarder) -> None:
+        """Awaited for every accepted status, telemetry and event message, before the link
+        acknowledges it: a forwarder that makes the message durable (the voice runtime's
+        outbox) loses nothing if the hub dies. A forwarder that raises is logged and counted;
+        the message still counts as handled."""
+        self._forwarders.append(forwarder)
 
     def link_connected(self) -> bool:
         return any(link.connected for link in self.links)
@@ -235,13 +242,22 @@ class Hub:
             self.registry.apply_event(msg)
             m["event"].inc()
             log.info("event from %s: %s %s", msg.device_id, msg.type, msg.action or "")
-            for listener in self._event_listeners:
-                listener(msg)
         elif isinstance(msg, CommandAck):
             m["ack"].inc()
             self.registry.mark_seen(msg.device_id, msg.received_at)
             if not self.commands.on_ack(msg):
                 log.debug("ack %s from %s matches no waiting command", msg.id, msg.device_id)
+        if self._forwarders and isinstance(msg, (DeviceStatus, Telemetry, DeviceEvent)):
+            record = self.registry.get(msg.device_id)
+            assert record is not None  # known devices only reach _handle
+            for forward in self._forwarders:
+                try:
+                    await forward(msg, record)
+                except Exception as exc:  # noqa: BLE001 - one bad forwarder must not stop the link
+                    self.metrics.forward_errors.inc()
+                    self._log.warning(
+                        "forward", "forwarding %s failed: %r", type(msg).__name__, exc
+                    )
 
     def _reject(self, msg: Rejected) -> None:
         self.metrics.rejected[msg.reason].inc()

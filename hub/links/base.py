@@ -18,7 +18,10 @@ class DeviceLink(Protocol):
     """One transport's devices as a stream of typed messages, plus the way back to them.
 
     Used as an async context manager: entering starts the link's own tasks (connection,
-    reconnects), leaving stops them. `messages()` has exactly one consumer, the hub.
+    reconnects), leaving stops them. `messages()` has exactly one consumer, the hub. Where the
+    transport acknowledges delivery (MQTT QoS 1), a message is acknowledged when the consumer
+    asks for the next one, i.e. once the hub has finished with it: a hub that dies while
+    handling a message gets it again (at least once, never lost).
     """
 
     async def __aenter__(self) -> DeviceLink: ...

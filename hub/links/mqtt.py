@@ -5,6 +5,11 @@ hub's retained status, subscribes to every device's uplink topics, turns each me
 typed message (`hub.messages`), and reconnects with capped, jittered backoff after a broker
 restart or a network cut (re-subscribing every time). Its session is persistent
 (clean_session=False) so QoS 1 messages that arrive while it reconnects wait in the broker.
+
+QoS 1 messages are acknowledged (PUBACK) only after the hub has handled them, not when they
+are decoded: paho's manual acknowledgement, sent when the hub asks for the next message. A
+hub killed in between leaves the message unacknowledged in its persistent session, and the
+broker delivers it again when the hub reconnects (with the DUP flag): at least once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from hub import wire
 from hub.links.base import Backoff, LinkError
@@ -74,7 +80,8 @@ class MqttLink:
     def __init__(self, config: MqttLinkConfig) -> None:
         self.config = config
         # bounded by _accept's overflow policy (asyncio's own bound would need an await)
-        self._queue: asyncio.Queue[DeviceMessage] = asyncio.Queue()
+        # (message, acknowledgement owed: (connection number, mid) for QoS 1, else None)
+        self._queue: asyncio.Queue[tuple[DeviceMessage, tuple[int, int] | None]] = asyncio.Queue()
         self.dropped = 0
         self._topics: dict[str, tuple[str, str, int | None]] = {}  # parsed topic cache
         self._client: aiomqtt.Client | None = None
@@ -82,6 +89,9 @@ class MqttLink:
         self._stack = contextlib.AsyncExitStack()
         self._task: asyncio.Task[None] | None = None
         self.connects = 0
+        # the connection PUBACKs go out on: (its number, its paho client)
+        self._acker: tuple[int, mqtt.Client] | None = None
+        self._generation = 0
         self.status_topic = wire.hub_topic(config.hub_id, "status")
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -116,7 +126,16 @@ class MqttLink:
     # -- DeviceLink -------------------------------------------------------------------------------
     async def messages(self) -> AsyncIterator[DeviceMessage]:
         while True:
-            yield await self._queue.get()
+            msg, owed = await self._queue.get()
+            yield msg
+            if owed is not None:  # the hub is done with it (it asks for the next one)
+                self._ack(owed)
+
+    def _ack(self, owed: tuple[int, int]) -> None:
+        generation, mid = owed
+        if self._acker is None or self._acker[0] != generation:
+            return  # that connection is gone; the broker re-sends the message on a new one
+        self._acker[1].ack(mid, 1)  # no-op error code if it has just dropped
 
     def reaches(self, device_id: str) -> bool:
         return True  # the broker routes to any device that has credentials
@@ -147,7 +166,8 @@ class MqttLink:
     # -- connection owner -----------------------------------------------------------------------
     def _make_client(self) -> aiomqtt.Client:
         cfg = self.config
-        return aiomqtt.Client(
+        self._generation += 1
+        client = aiomqtt.Client(
             cfg.host,
             cfg.port,
             username=cfg.username,
@@ -157,10 +177,16 @@ class MqttLink:
             keepalive=cfg.keepalive_s,
             will=aiomqtt.Will(self.status_topic, hub_status_payload("offline"), qos=1, retain=True),
             timeout=10.0,
-            queue_type=self._inbox_type(),
+            queue_type=self._inbox_type(self._generation),
         )
+        # PUBACK after the hub has handled a message (`messages`), not before on_message
+        # returns: paho has the switch, aiomqtt 2.5 (pinned) does not expose it
+        paho = client._client
+        paho.manual_ack_set(True)
+        self._acker = (self._generation, paho)
+        return client
 
-    def _inbox_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
+    def _inbox_type(self, generation: int) -> type[asyncio.Queue[aiomqtt.Message]]:
         """aiomqtt hands every message to its queue's put_nowait from paho's read callback.
         Our "queue" decodes right there and passes typed messages on, which saves aiomqtt's
         per-message task and two event-loop turns (3x the throughput, see docs/hub.md)."""
@@ -168,7 +194,8 @@ class MqttLink:
 
         class Inbox(asyncio.Queue[aiomqtt.Message]):
             def put_nowait(self, item: aiomqtt.Message) -> None:
-                link._accept(item.topic.value, item.payload)
+                owed = (generation, item.mid) if item.qos == 1 else None
+                link._accept(item.topic.value, item.payload, owed)
 
             async def get(self) -> aiomqtt.Message:
                 # nothing is ever queued here; iterating client.messages just waits for
@@ -178,15 +205,20 @@ class MqttLink:
 
         return Inbox
 
-    def _accept(self, topic: str, payload: object) -> None:
+    def _accept(self, topic: str, payload: object, owed: tuple[int, int] | None) -> None:
         decoded = self._decode(topic, payload)
         if decoded is None:
+            if owed is not None:
+                self._ack(owed)  # nothing to hand on (a cleared retained status)
             return
         if self._queue.qsize() >= self.config.queue_size and isinstance(
             decoded, (Telemetry, AudioFrame, Rejected)
         ):
-            # overflow policy: drop the newest QoS 0 message (telemetry, audio) and count it;
-            # status, events and acks (QoS 1, already acknowledged) are always admitted
+            # overflow policy: drop the newest QoS 0 message (telemetry, audio) or refused
+            # input and count it; status, events and acks (QoS 1) are always admitted, and
+            # the broker holds back more than its in-flight window until the hub acknowledges
+            if owed is not None:
+                self._ack(owed)
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 log.warning(
@@ -195,7 +227,7 @@ class MqttLink:
                     self.dropped,
                 )
             return
-        self._queue.put_nowait(decoded)
+        self._queue.put_nowait((decoded, owed))
 
     async def _run(self) -> None:
         backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)

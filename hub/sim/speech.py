@@ -1,29 +1,23 @@
 """Synthesised customer requests for simulated devices (demo and tests): 16 kHz PCM16 of a text
 from espeak-ng (Turkish, klatt voice: the clearest espeak-ng Turkish for Whisper here) or flite
-(English), with 300 ms of silence either side as a released button leaves."""
+(English), with 300 ms of silence either side as a released button leaves. The synthesis is
+the evaluation's (`models.eval.synth`)."""
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-import wave
-from pathlib import Path
+import numpy as np
+
+from models.asr.audio import float_to_pcm16
+from models.asr.features import SAMPLE_RATE
+from models.eval.synth import Voice, synthesize
+
+TURKISH_RATE = 130 / 175  # 130 words a minute against espeak-ng's 175
 
 
 def speak(text: str, language: str, voice: str | None = None) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
-        if language == "tr":
-            cmd = ["espeak-ng", "-v", voice or "tr+klatt4", "-s", "130", "-w", str(raw), text]
-        else:
-            cmd = ["flite", "-voice", voice or "slt", "-t", text, "-o", str(raw)]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
-        subprocess.run(
-            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0.3", "0.3"],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        with wave.open(str(out)) as w:
-            pcm: bytes = w.readframes(w.getnframes())
-        return pcm
+    if language == "tr":
+        spoken = Voice("espeak", voice or "tr+klatt4", "tr", TURKISH_RATE)
+    else:
+        spoken = Voice("flite", voice or "slt", "en")
+    pad = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
+    return float_to_pcm16(np.concatenate([pad, synthesize(text, spoken), pad]))

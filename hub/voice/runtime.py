@@ -2,7 +2,8 @@
 one shared speech recogniser, the outbox + sync agent, and the VoiceService.
 
 `VoiceRuntime` is used next to `Hub.run` (same event loop): it is the hub's audio sink, sends
-replies through the hub's links, and publishes recognised intents on the hub's MQTT topics.
+replies through the hub's links, publishes recognised intents on the hub's MQTT topics, and
+forwards the devices' status to the cloud as `device.status` events (`attach` wires all of it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -21,13 +23,16 @@ import yaml
 from pydantic import BaseModel
 
 from cloud_sync.agent import SyncAgent
+from cloud_sync.events import DeviceStatus as DeviceStatusData
 from cloud_sync.events import Event
 from cloud_sync.outbox import Outbox
+from hub.messages import DeviceEvent, DeviceStatus, Telemetry
+from hub.registry import DeviceRecord
 from hub.service import Hub
 from hub.voice.catalog import LocalCatalog
 from hub.voice.dialogue import DIALOGUE_INTENTS, Dialogue
 from hub.voice.homeassistant import HomeAssistantDiscovery
-from hub.voice.service import Conversation, PlayTarget, Publisher, VoiceService
+from hub.voice.service import Conversation, EventSink, PlayTarget, Publisher, VoiceService
 from hub.voice.tts import CachedSynthesizer, EspeakSynthesizer, Synthesizer
 from models.domain import CompiledDomain, compile_domain, domain_from_dict
 from models.engine import Engine
@@ -93,6 +98,87 @@ class OutboxEventSink:
             self.notify()
 
 
+STATUS_EVENT_INTERVAL_S = 300.0
+
+
+def status_data(record: DeviceRecord) -> DeviceStatusData:
+    """The registry's view of a device as a `device.status` payload. Readings outside what
+    the cloud accepts (a device's bug) are left out rather than refused; an offline device
+    sends only its state and firmware, not readings from before it went away."""
+
+    def within(value: float | None, low: int, high: int | None = None) -> int | None:
+        if value is None or not math.isfinite(value):
+            return None
+        number = round(value)
+        return number if low <= number and (high is None or number <= high) else None
+
+    online = record.online
+    return DeviceStatusData(
+        online=online,
+        battery_pct=within(record.battery, 0, 100) if online else None,
+        rssi_dbm=within(record.rssi, -127, 0) if online else None,
+        uptime_s=within(record.uptime, 0) if online else None,
+        free_heap=within(record.heap, 0) if online else None,
+        firmware=record.fw[:32] if record.fw else None,
+    )
+
+
+class DeviceStatusForwarder:
+    """A hub forwarder (`Hub.add_forwarder`) that turns the devices' status into
+    `device.status` events in the outbox: at once when a device goes online or offline (and
+    for the first message of each device after the hub starts), and from telemetry at most
+    every `interval_s` per device, so a fleet reporting every few seconds does not fill the
+    outbox. The event is durable before the hub acknowledges the device's message.
+
+    Until the runtime runs (it sets its event sink first thing), nothing is sent; then
+    `catch_up` sends the state of every device seen so far."""
+
+    def __init__(
+        self,
+        sink: Callable[[], EventSink | None],
+        interval_s: float = STATUS_EVENT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sink = sink
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last: dict[str, tuple[bool, float]] = {}  # device -> (online sent, when)
+        self.sent = 0
+
+    async def __call__(
+        self, msg: DeviceStatus | Telemetry | DeviceEvent, record: DeviceRecord
+    ) -> None:
+        if isinstance(msg, DeviceEvent):
+            return
+        sink = self._sink()
+        if sink is None:
+            return
+        now = self._clock()
+        last = self._last.get(record.device_id)
+        due = (
+            last is None
+            or last[0] != record.online
+            or (isinstance(msg, Telemetry) and now - last[1] >= self.interval_s)
+        )
+        if due:
+            await self._send(sink, record, now)
+
+    async def catch_up(self, records: Iterable[DeviceRecord]) -> None:
+        """The event sink is there now: send every device that reported before it was (the
+        hub may have started first and taken the devices' retained statuses)."""
+        sink = self._sink()
+        if sink is None:
+            return
+        for record in records:
+            if record.device_id not in self._last and record.state != "unknown":
+                await self._send(sink, record, self._clock())
+
+    async def _send(self, sink: EventSink, record: DeviceRecord, now: float) -> None:
+        await sink.emit(record.device_id, status_data(record))
+        self._last[record.device_id] = (record.online, now)
+        self.sent += 1
+
+
 @dataclass
 class VoiceConfig:
     domains: Mapping[str, Path]  # language -> domain file
@@ -134,6 +220,8 @@ class VoiceRuntime:
                 sync_cache=config.data_dir / "sync.json",
                 on_sync=self._on_sync,
             )
+        self.device_status = DeviceStatusForwarder(lambda: self.service.events)
+        self.device_records: Callable[[], Iterable[DeviceRecord]] = list  # set by `attach`
         self.catalog: LocalCatalog | None = None
         self._compiled: dict[str, CompiledDomain] = {}
         self._engines: dict[str, Engine] = {}
@@ -200,6 +288,7 @@ class VoiceRuntime:
         self.service.events = OutboxEventSink(
             self.outbox, tenant, hub, self.agent.notify if self.agent else None
         )
+        await self.device_status.catch_up(self.device_records())
         async with contextlib.AsyncExitStack() as stack:
             if self.agent is not None:
                 await stack.enter_async_context(self.agent)
@@ -239,6 +328,14 @@ class VoiceRuntime:
         return uuid.UUID(str(tenant)) if tenant else uuid.UUID(int=0), uuid.UUID(
             str(hub)
         ) if hub else uuid.UUID(int=0)
+
+
+def attach(hub: Hub, runtime: VoiceRuntime) -> None:
+    """Make `runtime` the hub's voice path: its audio sink, and the forwarder of the
+    devices' status to the cloud."""
+    hub.audio_sink = runtime.service
+    hub.add_forwarder(runtime.device_status)
+    runtime.device_records = hub.registry.all
 
 
 class HubLinks:

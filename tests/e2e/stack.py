@@ -23,7 +23,7 @@ from hub.demo import OFFERINGS, OPENING_HOURS
 from hub.service import Hub
 from hub.sim.device import SimConfig, SimDevice
 from hub.sim.speech import speak
-from hub.voice.runtime import HubLinks, VoiceConfig, VoiceRuntime
+from hub.voice.runtime import HubLinks, VoiceConfig, VoiceRuntime, attach
 from models.domain.loader import DOMAINS_DIR
 from tests.cloud.conftest import Cloud, start_cloud, stop_cloud
 from tests.hub.conftest import hub_settings
@@ -120,7 +120,7 @@ async def voice_stack(
         publisher=HubLinks(hub),
         devices=lambda: [r.device_id for r in hub.registry.all()],
     )
-    hub.audio_sink = runtime.service
+    attach(hub, runtime)
     sims = {
         d: SimDevice(SimConfig(d, "127.0.0.1", broker.port, c.mqtt_username, c.mqtt_password))
         for d, c in creds.items()

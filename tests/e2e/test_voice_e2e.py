@@ -145,6 +145,11 @@ async def test_turkish_appointment_request_becomes_an_appointment_in_the_cloud(
     assert datetime.fromisoformat(str(appointment["start"])) == tomorrow_at(15)
     interactions = await wait_for_items(stack, "/v1/events?type=interaction.completed", 2)
     assert {e["data"]["intent"] for e in interactions} >= {"BookAppointment", "Yes"}  # type: ignore[index]
+    # the devices' status went the same way: both online in the cloud's device list
+    statuses = await wait_for_items(stack, "/v1/events?type=device.status", 2)
+    assert {e["device_id"] for e in statuses} == set(DEVICES)
+    devices = {d["device_id"]: d for d in await asyncio.to_thread(stack.list, "/v1/devices")}
+    assert devices["salon-tr"]["online"] is True and devices["shop-en"]["online"] is True
 
 
 async def test_english_order_is_confirmed_with_its_total_and_no_orders_nothing(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import pytest
 
 from hub.broker import BrokerProcess, apply_credentials
 from hub.credentials import CredentialStore, DeviceCredentials
-from hub.service import Hub
+from hub.service import Forwarder, Hub
 from hub.settings import HubSettings
 from hub.sim.device import SimConfig, SimDevice
 from tests.support.mosquitto import free_port
@@ -75,8 +75,12 @@ def hub_settings(data_dir: Path, port: int, **overrides: object) -> HubSettings:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(settings: HubSettings) -> AsyncIterator[Hub]:
+async def running_hub(
+    settings: HubSettings, forwarders: Sequence[Forwarder] = ()
+) -> AsyncIterator[Hub]:
     hub = Hub(settings)
+    for forwarder in forwarders:  # before it runs: they see the very first messages
+        hub.add_forwarder(forwarder)
     stop = asyncio.Event()
     task = asyncio.create_task(hub.run(stop))
     try:
@@ -95,8 +99,10 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[Hub]:
 
 @pytest.fixture
 def hub_for(broker: ManagedBroker) -> Callable[..., contextlib.AbstractAsyncContextManager[Hub]]:
-    def make(**overrides: object) -> contextlib.AbstractAsyncContextManager[Hub]:
-        return running_hub(hub_settings(broker.data_dir, broker.port, **overrides))
+    def make(
+        forwarders: Sequence[Forwarder] = (), **overrides: object
+    ) -> contextlib.AbstractAsyncContextManager[Hub]:
+        return running_hub(hub_settings(broker.data_dir, broker.port, **overrides), forwarders)
 
     return make
 

@@ -13,6 +13,7 @@ import threading
 import time
 
 from hub.links.mqtt import MqttLink
+from hub.messages import DeviceEvent
 from tests.hub.conftest import ManagedBroker, wait_until
 
 
@@ -38,7 +39,12 @@ async def test_broker_restart_during_traffic(broker: ManagedBroker, hub_for) -> 
         # the hub reconnects later than the devices (2-3 s vs paho's 1 s), so devices publish
         # while the hub is not there: only its persistent session keeps those events
         async with hub_for(reconnect_min_s=2.0, reconnect_max_s=3.0) as hub:
-            hub.add_event_listener(lambda e: received.add((e.device_id, e.detail or "")))
+
+            async def record(msg: object, _record: object) -> None:
+                if isinstance(msg, DeviceEvent):
+                    received.add((msg.device_id, msg.detail or ""))
+
+            hub.add_forwarder(record)
             link = hub.links[0]
             assert isinstance(link, MqttLink)
             await wait_until(lambda: hub.registry.online_count() == 5, timeout=10)

@@ -179,6 +179,36 @@ def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
     assert widths[-1] * budgets[-1] <= (recognizer.retry_path_tokens or 0)
 
 
+def test_the_longest_utterance_gets_no_wide_retry(
+    engines: dict[str, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Speech the domain rejects that runs into the endpointer's 12 s cut: the retry's
+    key/value budget would leave it no wider than the narrow search (it would repeat it
+    exactly), so no second search runs, and the verdict is "not recognised"."""
+    engine = engines["salon_tr"]
+    runner = engine.recognizer.runner
+    widths: list[int] = []
+    search = runner.beam_search
+
+    def recording(*args: object, **kwargs: object) -> object:
+        widths.append(int(kwargs["beam"]))  # type: ignore[call-overload]
+        return search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "beam_search", recording)
+    text = (
+        "dün akşam arkadaşlarımla birlikte sinemaya gittik ve çok güzel bir film izledik "
+        "sonra da yemek yedik ve eve dönerken yağmur yağmaya başladı ama kimsenin şemsiyesi "
+        "yoktu"
+    )
+    ood = _trim(synthesize(text, ESPEAK_TR))
+    assert ood.size / 16000 > EndpointConfig().max_speech_s + 1  # really cut
+    _, event = _end_of(engine, np.concatenate([np.zeros(8000, np.float32), ood]))
+    assert event.reason == "max_length"
+    assert event.result is not None and event.result.intent is None
+    assert event.result.timings["audio"] >= 12_000
+    assert widths and set(widths) == {engine.recognizer.beam}
+
+
 def test_a_short_pause_inside_a_request_does_not_end_it(engines: dict[str, Engine]) -> None:
     """Broken on purpose: the first half alone is a complete order, then the speaker pauses
     for 160 ms and goes on. The speculative decode of the first half must be thrown away
