@@ -280,6 +280,8 @@ def banner(cloud: DemoCloud) -> str:
             f"    curl -s {auth} {cloud.url}/v1/appointments",
             f"    curl -s {auth} {cloud.url}/v1/orders",
             f"    curl -s {auth} '{cloud.url}/v1/reports/activity?format=csv'",
+            "Every device's status (online, battery, RSSI), as the hub forwards it:",
+            f"    curl -s {auth} {cloud.url}/v1/devices",
             "",
         ]
     )
