@@ -101,10 +101,11 @@ class OutboxEventSink:
 STATUS_EVENT_INTERVAL_S = 300.0
 
 
-def status_data(record: DeviceRecord) -> DeviceStatusData:
+def status_data(record: DeviceRecord, readings: bool = True) -> DeviceStatusData:
     """The registry's view of a device as a `device.status` payload. Readings outside what
-    the cloud accepts (a device's bug) are left out rather than refused; an offline device
-    sends only its state and firmware, not readings from before it went away."""
+    the cloud accepts (a device's bug) are left out rather than refused. Without `readings`,
+    and always for an offline device, only the state and firmware: the registry's readings
+    may date from before the device went away."""
 
     def within(value: float | None, low: int, high: int | None = None) -> int | None:
         if value is None or not math.isfinite(value):
@@ -112,13 +113,13 @@ def status_data(record: DeviceRecord) -> DeviceStatusData:
         number = round(value)
         return number if low <= number and (high is None or number <= high) else None
 
-    online = record.online
+    fresh = record.online and readings
     return DeviceStatusData(
-        online=online,
-        battery_pct=within(record.battery, 0, 100) if online else None,
-        rssi_dbm=within(record.rssi, -127, 0) if online else None,
-        uptime_s=within(record.uptime, 0) if online else None,
-        free_heap=within(record.heap, 0) if online else None,
+        online=record.online,
+        battery_pct=within(record.battery, 0, 100) if fresh else None,
+        rssi_dbm=within(record.rssi, -127, 0) if fresh else None,
+        uptime_s=within(record.uptime, 0) if fresh else None,
+        free_heap=within(record.heap, 0) if fresh else None,
         firmware=record.fw[:32] if record.fw else None,
     )
 
@@ -126,9 +127,12 @@ def status_data(record: DeviceRecord) -> DeviceStatusData:
 class DeviceStatusForwarder:
     """A hub forwarder (`Hub.add_forwarder`) that turns the devices' status into
     `device.status` events in the outbox: at once when a device goes online or offline (and
-    for the first message of each device after the hub starts), and from telemetry at most
-    every `interval_s` per device, so a fleet reporting every few seconds does not fill the
-    outbox. The event is durable before the hub acknowledges the device's message.
+    for the first message of each device after the hub starts), with the first telemetry
+    after an event that had no readings (status events carry none: a device says "online"
+    before its first report, and the registry's readings may be from before it left),
+    and otherwise from telemetry at most every `interval_s` per device, so a fleet reporting
+    every few seconds does not fill the outbox. The event is durable before the hub
+    acknowledges the device's message.
 
     Until the runtime runs (it sets its event sink first thing), nothing is sent; then
     `catch_up` sends the state of every device seen so far."""
@@ -142,7 +146,8 @@ class DeviceStatusForwarder:
         self._sink = sink
         self.interval_s = interval_s
         self._clock = clock
-        self._last: dict[str, tuple[bool, float]] = {}  # device -> (online sent, when)
+        # device -> (online sent, when, whether it carried readings)
+        self._last: dict[str, tuple[bool, float, bool]] = {}
         self.sent = 0
 
     async def __call__(
@@ -158,10 +163,10 @@ class DeviceStatusForwarder:
         due = (
             last is None
             or last[0] != record.online
-            or (isinstance(msg, Telemetry) and now - last[1] >= self.interval_s)
+            or (isinstance(msg, Telemetry) and (not last[2] or now - last[1] >= self.interval_s))
         )
         if due:
-            await self._send(sink, record, now)
+            await self._send(sink, record, now, readings=isinstance(msg, Telemetry))
 
     async def catch_up(self, records: Iterable[DeviceRecord]) -> None:
         """The event sink is there now: send every device that reported before it was (the
@@ -171,11 +176,15 @@ class DeviceStatusForwarder:
             return
         for record in records:
             if record.device_id not in self._last and record.state != "unknown":
-                await self._send(sink, record, self._clock())
+                await self._send(sink, record, self._clock(), readings=False)
 
-    async def _send(self, sink: EventSink, record: DeviceRecord, now: float) -> None:
-        await sink.emit(record.device_id, status_data(record))
-        self._last[record.device_id] = (record.online, now)
+    async def _send(
+        self, sink: EventSink, record: DeviceRecord, now: float, *, readings: bool
+    ) -> None:
+        data = status_data(record, readings)
+        await sink.emit(record.device_id, data)
+        values = (data.battery_pct, data.rssi_dbm, data.uptime_s, data.free_heap)
+        self._last[record.device_id] = (record.online, now, any(v is not None for v in values))
         self.sent += 1
 
 
