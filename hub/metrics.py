@@ -46,6 +46,11 @@ class HubMetrics:
             "Device messages a forwarder (e.g. the outbox) failed to take",
             registry=self.registry,
         )
+        self.handle_errors = Counter(
+            "arma_hub_handle_errors",
+            "Device messages whose handling raised (counted as handled, never re-sent)",
+            registry=self.registry,
+        )
         self.registry_flushes = Counter(
             "arma_hub_registry_flushes", "Registry snapshots written", registry=self.registry
         )

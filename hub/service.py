@@ -207,6 +207,7 @@ class Hub:
             parked = self._parked.pop(device_id, None)
             if parked is not None:
                 self.registry.apply_status(parked)
+                await self._forward(parked)
         if ids != before:
             log.info(
                 "devices: %d provisioned (+%d, -%d)", len(ids), len(ids - before), len(before - ids)
@@ -224,7 +225,13 @@ class Hub:
                 if not self.registry.is_known(msg.device_id):
                     self._unknown(msg)
                     continue
-            await self._handle(msg)
+            try:
+                await self._handle(msg)
+            except Exception as exc:  # noqa: BLE001 - never crash on a message (it would come back)
+                # a QoS 1 message is re-sent until handled: a message that crashed the hub
+                # would crash it again on every restart, so it counts as handled here
+                self.metrics.handle_errors.inc()
+                self._log.warning("handle", "handling %s failed: %r", type(msg).__name__, exc)
 
     async def _handle(self, msg: DeviceMessage) -> None:
         m = self.metrics.messages
@@ -247,9 +254,13 @@ class Hub:
             self.registry.mark_seen(msg.device_id, msg.received_at)
             if not self.commands.on_ack(msg):
                 log.debug("ack %s from %s matches no waiting command", msg.id, msg.device_id)
-        if self._forwarders and isinstance(msg, (DeviceStatus, Telemetry, DeviceEvent)):
+        if isinstance(msg, (DeviceStatus, Telemetry, DeviceEvent)):
+            await self._forward(msg)
+
+    async def _forward(self, msg: DeviceStatus | Telemetry | DeviceEvent) -> None:
+        if self._forwarders:
             record = self.registry.get(msg.device_id)
-            assert record is not None  # known devices only reach _handle
+            assert record is not None  # only known devices are handled or unparked
             for forward in self._forwarders:
                 try:
                     await forward(msg, record)

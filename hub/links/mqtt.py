@@ -83,6 +83,7 @@ class MqttLink:
         # (message, acknowledgement owed: (connection number, mid) for QoS 1, else None)
         self._queue: asyncio.Queue[tuple[DeviceMessage, tuple[int, int] | None]] = asyncio.Queue()
         self.dropped = 0
+        self.ignored = 0  # cleared retained statuses (a device removed): nothing to hand on
         self._topics: dict[str, tuple[str, str, int | None]] = {}  # parsed topic cache
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
@@ -208,6 +209,7 @@ class MqttLink:
     def _accept(self, topic: str, payload: object, owed: tuple[int, int] | None) -> None:
         decoded = self._decode(topic, payload)
         if decoded is None:
+            self.ignored += 1
             if owed is not None:
                 self._ack(owed)  # nothing to hand on (a cleared retained status)
             return

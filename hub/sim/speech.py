@@ -18,6 +18,6 @@ def speak(text: str, language: str, voice: str | None = None) -> bytes:
     if language == "tr":
         spoken = Voice("espeak", voice or "tr+klatt4", "tr", TURKISH_RATE)
     else:
-        spoken = Voice("flite", voice or "slt", "en")
+        spoken = Voice("flite", voice or "slt", "en", pitch=0)  # flite's own pitch
     pad = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
     return float_to_pcm16(np.concatenate([pad, synthesize(text, spoken), pad]))

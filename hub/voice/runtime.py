@@ -146,9 +146,10 @@ class DeviceStatusForwarder:
         self._sink = sink
         self.interval_s = interval_s
         self._clock = clock
-        # device -> (online sent, when, whether it carried readings)
+        # device -> (online sent, when, whether it was made from a report)
         self._last: dict[str, tuple[bool, float, bool]] = {}
         self.sent = 0
+        self.errors = 0  # catch_up's; the hub counts the forwarder's own
 
     async def __call__(
         self, msg: DeviceStatus | Telemetry | DeviceEvent, record: DeviceRecord
@@ -176,15 +177,26 @@ class DeviceStatusForwarder:
             return
         for record in records:
             if record.device_id not in self._last and record.state != "unknown":
-                await self._send(sink, record, self._clock(), readings=False)
+                try:
+                    await self._send(sink, record, self._clock(), readings=False)
+                except Exception as exc:  # noqa: BLE001 - one device must not stop the runtime
+                    self.errors += 1
+                    log.warning("device.status for %s not queued: %r", record.device_id, exc)
 
     async def _send(
         self, sink: EventSink, record: DeviceRecord, now: float, *, readings: bool
     ) -> None:
-        data = status_data(record, readings)
-        await sink.emit(record.device_id, data)
-        values = (data.battery_pct, data.rssi_dbm, data.uptime_s, data.free_heap)
-        self._last[record.device_id] = (record.online, now, any(v is not None for v in values))
+        # noted before the write, so a message that arrives meanwhile does not send it twice
+        previous = self._last.get(record.device_id)
+        self._last[record.device_id] = (record.online, now, readings)
+        try:
+            await sink.emit(record.device_id, status_data(record, readings))
+        except BaseException:
+            if previous is None:
+                self._last.pop(record.device_id, None)
+            else:
+                self._last[record.device_id] = previous
+            raise
         self.sent += 1
 
 

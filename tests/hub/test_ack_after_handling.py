@@ -8,20 +8,26 @@ events queue behind it. That hub is then stopped, and a second hub with the same
 decoding, as it did before, the broker had forgotten all six by then.
 
 Also: QoS 1 messages the link takes without handing them on (a cleared retained status)
-and refused input are acknowledged at once, or they would fill the broker's in-flight
-window and stall everything behind them.
+are acknowledged at once, refused input once counted, or they would sit in the broker's
+in-flight window (20 messages on a default Mosquitto) and stall everything behind them, and
+come back after every reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from hub.messages import DeviceEvent, DeviceStatus, Telemetry
+from hub.links.mqtt import MqttLink
+from hub.messages import AudioFrame, DeviceEvent, DeviceStatus, Telemetry
 from hub.registry import DeviceRecord
-from hub.service import Forwarder
+from hub.service import Forwarder, Hub
 from tests.hub.conftest import ManagedBroker, wait_until
 
 Msg = DeviceStatus | Telemetry | DeviceEvent
+
+
+def refused(hub: Hub) -> int:
+    return int(sum(c._value.get() for c in hub.metrics.rejected.values()))
 
 
 def recorder(into: list[str]) -> Forwarder:
@@ -82,11 +88,14 @@ async def test_handled_messages_are_not_delivered_again(broker: ManagedBroker, h
         async with hub_for([recorder(seen)]) as hub:
             await wait_until(lambda: hub.registry.online_count() == 1, timeout=10)
             base = f"arma/v1/d/{creds.device_id}"
-            for i in range(30):  # more of each than the broker's in-flight window
+            for i in range(30):  # more of each than a default in-flight window
                 sim.client.publish(f"{base}/event", b"{not json", qos=1)  # refused
                 sim.client.publish(f"{base}/status", b"", qos=1)  # nothing to hand on
                 sim.send_event("button", "press", detail=f"seq={i}")
             await wait_until(lambda: len(seen) == 30, timeout=10)
+            link = hub.links[0]
+            assert isinstance(link, MqttLink)
+            await wait_until(lambda: link.ignored == 30 and refused(hub) == 30, timeout=10)
         assert seen == [f"seq={i}" for i in range(30)]
 
         again: list[str] = []
@@ -94,6 +103,39 @@ async def test_handled_messages_are_not_delivered_again(broker: ManagedBroker, h
             await wait_until(lambda: hub.registry.online_count() == 1, timeout=10)
             sim.send_event("button", "press", detail="after-restart")
             await wait_until(lambda: "after-restart" in again, timeout=10)
+            await asyncio.sleep(0.3)
+            link = hub.links[0]
+            assert isinstance(link, MqttLink)
+            # nothing of the first hub's came back: not the events, not the refused input,
+            # not the cleared statuses
+            assert (link.ignored, refused(hub)) == (0, 0)
         assert again == ["after-restart"]
+    finally:
+        await asyncio.to_thread(sim.stop)
+
+
+async def test_a_message_whose_handling_raises_does_not_stop_the_hub(
+    broker: ManagedBroker, hub_for
+) -> None:
+    """Since a QoS 1 message comes back until it is handled, one that crashed the hub would
+    crash it again on every restart: handling errors are counted and the hub goes on."""
+
+    class BrokenSink:
+        async def on_frame(self, frame: AudioFrame) -> None:
+            raise RuntimeError("voice pipeline bug")
+
+    (creds,) = broker.add_devices(["counter-3"])
+    sim = broker.sim(creds)
+    sim.start()
+    seen: list[str] = []
+    try:
+        await asyncio.to_thread(sim.wait_connected, 10)
+        async with hub_for([recorder(seen)]) as hub:
+            hub.audio_sink = BrokenSink()
+            await wait_until(lambda: hub.registry.online_count() == 1, timeout=10)
+            await asyncio.to_thread(sim.stream_audio, bytes(3200), realtime=False)
+            sim.send_event("button", "press", detail="after-the-bug")
+            await wait_until(lambda: seen == ["after-the-bug"], timeout=10)
+            assert hub.metrics.handle_errors._value.get() >= 1
     finally:
         await asyncio.to_thread(sim.stop)
