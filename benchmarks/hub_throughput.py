@@ -177,7 +177,7 @@ def settle(count, expected: int, quiet_s: float = 1.0, limit_s: float = 60.0) ->
 
 
 async def hub_phase(
-    args: argparse.Namespace, data_dir: Path, creds_file: Path, rate: float
+    args: argparse.Namespace, data_dir: Path, creds_file: Path, rate: float, forward: bool = False
 ) -> tuple[Arrivals, dict[str, float]]:
     settings = HubSettings(
         data_dir=data_dir, mqtt_port=args.port, http_port=0, incoming_queue=100_000
@@ -193,6 +193,12 @@ async def hub_phase(
             arrivals.note(time.time(), float(msg.detail))
 
     hub.registry.add_listener(on_update)
+    if forward:  # the forwarding hook's own cost: a record per message, one await
+
+        async def forwarder(msg: object, record: object) -> None:
+            return None
+
+        hub.add_forwarder(forwarder)
     stop = asyncio.Event()
     runner = asyncio.create_task(hub.run(stop))
     while not hub.link_connected():  # noqa: ASYNC110 - the link offers no event to await
@@ -219,6 +225,9 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=2000.0, help="total msg/s for the latency run")
     p.add_argument("--rounds", type=int, default=3, help="alternating raw/hub throughput rounds")
     p.add_argument("--kind", choices=sorted(PAYLOAD), default="telemetry")
+    p.add_argument(
+        "--forwarder", action="store_true", help="also a hub phase with a no-op forwarder"
+    )
     args = p.parse_args()
     if args.role == "publish":
         publish(args)
@@ -237,10 +246,14 @@ def main() -> None:
         apply_credentials(data_dir)
         try:
             rounds = []
+            forwarded: list[float] = []
             for _ in range(args.rounds):  # alternate, so load changes hit both sides alike
                 raw, raw_pub = raw_phase(args, creds_file, user, password, 0, parse=False)
                 hub, hub_pub = asyncio.run(hub_phase(args, data_dir, creds_file, 0))
                 rounds.append((raw, raw_pub, hub, hub_pub))
+                if args.forwarder:
+                    fwd, _ = asyncio.run(hub_phase(args, data_dir, creds_file, 0, forward=True))
+                    forwarded.append(fwd.rate() / raw.rate())
             args_lat = argparse.Namespace(
                 **{**vars(args), "messages": int(args.rate * 5 / args.devices)}
             )
@@ -263,6 +276,11 @@ def main() -> None:
             f"msg/s ({hub.count}/{hub_pub['published']}) | hub/raw {ratios[-1]:.2f}"
         )
     print(f"hub / raw, median of {len(ratios)} rounds: {statistics.median(ratios):.2f}")
+    if forwarded:
+        print(
+            f"hub with a no-op forwarder / raw, per round: "
+            f"{', '.join(f'{r:.2f}' for r in forwarded)}; median {statistics.median(forwarded):.2f}"
+        )
     n = lat_pub["published"]
     print(f"latency at {args.rate:.0f} msg/s for 5 s ({n} msgs), publish -> registry update:")
     print(
