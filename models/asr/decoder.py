@@ -225,6 +225,9 @@ class WhisperRunner:
                 lp_row = logprobs[row]
                 best = float(lp_row.max())
                 lp_allowed = lp_row[allowed]
+                cost = automaton.entry_cost(allowed)
+                if cost is not None:
+                    lp_allowed = lp_allowed - cost
                 for j in np.argsort(-lp_allowed)[:width]:
                     lp = float(lp_allowed[j])
                     candidates.append((score + lp, regret + best - lp, row, int(allowed[j])))

@@ -100,6 +100,7 @@ class Recognizer:
         retry_beam: int = 32,
         retry_path_tokens: int | None = RETRY_PATH_TOKENS,
         prune: float | None = None,
+        written_numbers: bool = False,
         reject_margin: float | None = None,
         tail_seconds: float = 1.0,
         min_window_seconds: float = MIN_WINDOW_SECONDS,
@@ -113,6 +114,8 @@ class Recognizer:
         self.retry_beam = retry_beam
         self.retry_path_tokens = retry_path_tokens
         self.prune = prune  # nats; None = no pruning (docs/speech.md, "Pruning")
+        # numbers also as Whisper writes them (docs/speech.md, "Numbers as digits")
+        self.written_numbers = written_numbers
         self.reject_margin = reject_margin  # None: per-language REJECT_MARGINS
         self.tail_seconds = tail_seconds
         self.min_window_seconds = min_window_seconds
@@ -133,7 +136,7 @@ class Recognizer:
 
     def automaton(self, graph: WordGraphLike, language: str) -> TokenAutomaton:
         self.runner.prepare(language)
-        return TokenAutomaton(graph, self.tokenizer, language)
+        return TokenAutomaton(graph, self.tokenizer, language, written_numbers=self.written_numbers)
 
     def search_widths(
         self, seconds: float, searches: tuple[int, ...] | None = None
@@ -177,18 +180,23 @@ class Recognizer:
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
             # ("cuma günü saat on birde ..." became "önümüzdeki salıya ...")
-            found, free = self.runner.beam_search(
-                cross,
-                automaton,
-                beam=beam,
-                max_tokens=max_tokens,
-                min_syllables=int(MIN_SYLLABLE_RATE * voiced),
-                prune=self.prune,
-            )
+            for tried in (automaton, automaton.spelled_only()):
+                # the second only when every path of the first ran into digits the graph
+                # cannot read ("7,8,2,3" over speech it does not know): spelled words alone
+                found, free = self.runner.beam_search(
+                    cross,
+                    tried,
+                    beam=beam,
+                    max_tokens=max_tokens,
+                    min_syllables=int(MIN_SYLLABLE_RATE * voiced),
+                    prune=self.prune,
+                )
+                if found or tried.spelled_only() is tried:
+                    break
             top = max(found, key=lambda h: h.mean_logprob) if found else None
             if top is not None and (best is None or top.mean_logprob > best.mean_logprob):
                 best = top
-            if best is not None and best.mean_logprob - free.mean_logprob >= -threshold:
+            if best and free and best.mean_logprob - free.mean_logprob >= -threshold:
                 break
         release_free_memory()
         t2 = time.perf_counter()

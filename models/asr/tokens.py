@@ -13,13 +13,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from tokenizers import Tokenizer
 
+from models.asr import numerals
+
 PUNCTUATION = (",", ".", "?", "!")
+# how Whisper also writes some of the graph's words; :meth:`TokenAutomaton.words` reads them
+# back ("a.m." -> "am")
+WRITTEN_FORMS = {"en": {"am": ("a.m.", "AM"), "pm": ("p.m.", "PM")}}
+# nats charged for starting a number written as digits rather than spelled (the setting
+# measured; docs/speech.md, "Numbers as digits")
+NUMERAL_COST = 2.0
+_DOTTED = re.compile(r"\b([ap])\.m\.", re.IGNORECASE)
 LANGUAGES = ("tr", "en")
 
 
@@ -77,6 +87,17 @@ class WhisperTokenizer:
     def decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode([i for i in ids if i < self.eot]))
 
+    @cached_property
+    def numeral_pieces(self) -> dict[int, str]:
+        """Tokens that can be part of a written number ("2", " 45", ":", "th", "%"), with
+        their text; one scan of the vocabulary, on first use."""
+        pieces = {}
+        for ident in range(self.eot):
+            text = str(self.tokenizer.decode([ident]))
+            if numerals.PIECE.fullmatch(text.removeprefix(" ")):
+                pieces[ident] = text
+        return pieces
+
 
 def capitalise(word: str, language: str) -> str:
     """First letter upper case, Turkish dotted/dotless i handled."""
@@ -102,18 +123,50 @@ def lower(text: str, language: str) -> str:
 
 
 class TokenAutomaton:
-    """Lazy DFA over token ids built from a word graph; state 0 is the start."""
+    """Lazy DFA over token ids built from a word graph; state 0 is the start.
 
-    def __init__(self, graph: WordGraphLike, tokenizer: WhisperTokenizer, language: str) -> None:
+    Wherever the graph can say a number, the number may also be written as Whisper writes
+    it ("2:45", "29th", "65%"; :mod:`models.asr.numerals`): the NFA then passes through
+    numeral nodes ("n", s, text so far) and, once the text is a complete numeral, on to
+    every graph state that one of its readings leads to from ``s``. :meth:`words` reads the
+    numeral back as those words. Off by default (``written_numbers=False``: spelled-out
+    words only): measured, it fixed as many commands as it cost (docs/speech.md).
+    """
+
+    def __init__(
+        self,
+        graph: WordGraphLike,
+        tokenizer: WhisperTokenizer,
+        language: str,
+        *,
+        written_numbers: bool = False,
+    ) -> None:
         self.tokenizer = tokenizer
         self.language = language
         self.eot = tokenizer.eot
         # NFA: graph states are nodes ("g", s); trie nodes are ("t", s, token prefix)
         self._edges: dict[object, dict[int, set[object]]] = {}
-        self._final_nodes = {("g", s) for s in graph.finals}
+        self._start = graph.start
+        self._graph = graph
+        self.numeral_cost = NUMERAL_COST
+        self._numeral_start_ids: np.ndarray | None = None
+        self._spelled_twin: TokenAutomaton | None = None
+        self._arcs: dict[int, dict[str, set[int]]] = {}
+        for src, word, dst in graph.arcs:
+            self._arcs.setdefault(src, {}).setdefault(word, set()).add(dst)
+        first = numerals.first_words(language) if written_numbers else frozenset()
+        # graph states where a number may start, so digits may too
+        self._numeral_states = {s for s, words in self._arcs.items() if first & words.keys()}
+        # not as the first word: there digits crowd the widest beam of the search, and a
+        # request rarely opens with a number
+        self._numeral_states.discard(graph.start)
+        self._numeral_edges: dict[object, dict[int, set[object]]] = {}
+        self._closures: dict[object, frozenset[object]] = {}
+        self._final_nodes: set[object] = {("g", s) for s in graph.finals}
         spellings: dict[str, list[int]] = {}
         for src, word, dst in graph.arcs:
-            for surface in {word, capitalise(word, language)}:
+            extra = WRITTEN_FORMS.get(language, {}).get(word, ())
+            for surface in {word, capitalise(word, language), *extra}:
                 ids = spellings.setdefault(surface, tokenizer.encode(" " + surface))
                 self._add_path(src, ids, dst)
         # one punctuation mark may follow a word: ("p", s) continues like ("g", s) but
@@ -142,6 +195,92 @@ class TokenAutomaton:
                 targets.add(child)
                 node = child
 
+    def _out(self, node: Any) -> dict[int, set[object]]:
+        """The NFA's token edges from ``node`` (numeral edges made on first use)."""
+        edges = self._edges.get(node, {})
+        if not self._numeral_states:
+            return edges
+        made = self._numeral_edges.get(node)
+        if made is not None:
+            return made
+        kind, state = node[0], node[1]
+        pieces = self.tokenizer.numeral_pieces
+        if kind == "n":
+            text = str(node[2])
+            made = {}
+            for token, piece in pieces.items():
+                grown = text + piece
+                if not piece.startswith(" ") and self._may_take(state, grown):
+                    made[token] = {("n", state, grown)}
+        elif kind in ("g", "p") and state in self._numeral_states:
+            made = {token: set(targets) for token, targets in edges.items()}
+            for token, piece in pieces.items():
+                if piece.startswith(" ") and self._may_take(state, piece[1:]):
+                    made.setdefault(token, set()).add(("n", state, piece[1:]))
+        else:
+            made = edges
+        self._numeral_edges[node] = made
+        return made
+
+    def _may_take(self, state: int, text: str) -> bool:
+        """A numeral may grow to ``text`` from graph state ``state``: short and unfinished,
+        or already readable there (so a path cannot wander into "788,002" where the graph
+        takes a quantity up to 99, and crowd out the words that were said)."""
+        if not numerals.may_start(text):
+            return False
+        return numerals.may_grow(text) or bool(self._readings_to(("n", state, text)))
+
+    def _readings_to(self, node: object) -> list[tuple[tuple[str, ...], int]]:
+        """For a numeral node: (reading, graph state it leads to) for every reading of its
+        text that the graph can say from where the numeral started."""
+        if not (isinstance(node, tuple) and node[0] == "n"):
+            return []
+        _, state, text = node
+        found = []
+        for reading in numerals.readings(str(text), self.language):
+            current = {int(state)}
+            for word in reading:
+                current = {d for s in current for d in self._arcs.get(s, {}).get(word, ())}
+            found += [(reading, end) for end in sorted(current)]
+        return found
+
+    def _closure(self, nodes: set[object]) -> frozenset[object]:
+        """``nodes`` plus the graph states that their complete numerals lead to."""
+        more = set(nodes)
+        for node in nodes:
+            done = self._closures.get(node)
+            if done is None:
+                done = frozenset(("g", end) for _, end in self._readings_to(node))
+                self._closures[node] = done
+            more |= done
+        return frozenset(more)
+
+    @property
+    def writes_numbers(self) -> bool:
+        return bool(self._numeral_states)
+
+    def entry_cost(self, allowed: np.ndarray) -> np.ndarray | None:
+        """Per allowed token, the cost of starting a written number with it (None: none)."""
+        if not self._numeral_states or not self.numeral_cost:
+            return None
+        starts = self._numeral_start_ids
+        if starts is None:
+            pieces = self.tokenizer.numeral_pieces
+            ids = [t for t, piece in pieces.items() if piece[:1] == " " and piece[1:2].isdigit()]
+            starts = self._numeral_start_ids = np.array(sorted(ids), dtype=np.int64)
+        return np.isin(allowed, starts) * self.numeral_cost
+
+    def spelled_only(self) -> TokenAutomaton:
+        """The same graph without written numbers (made once): the recogniser's fallback
+        when every path ran into digits the graph cannot read."""
+        if not self._numeral_states:
+            return self
+        if self._spelled_twin is None:
+            self._spelled_twin = TokenAutomaton(
+                self._graph, self.tokenizer, self.language, written_numbers=False
+            )
+        return self._spelled_twin
+
     def is_final(self, state: int) -> bool:
         return any(n in self._final_nodes for n in self._states[state])
 
@@ -151,7 +290,7 @@ class TokenAutomaton:
         if cached is None:
             tokens: set[int] = set()
             for node in self._states[state]:
-                tokens.update(self._edges.get(node, {}))
+                tokens.update(self._out(node))
             if self.is_final(state):
                 tokens.add(self.eot)
             cached = np.array(sorted(tokens), dtype=np.int64)
@@ -164,10 +303,10 @@ class TokenAutomaton:
         if found is None:
             nodes: set[object] = set()
             for node in self._states[state]:
-                nodes.update(self._edges.get(node, {}).get(token, ()))
+                nodes.update(self._out(node).get(token, ()))
             if not nodes:
                 raise KeyError(f"token {token} not allowed in state {state}")
-            frozen = frozenset(nodes)
+            frozen = self._closure(nodes)
             found = self._index.get(frozen)
             if found is None:
                 found = len(self._states)
@@ -176,9 +315,57 @@ class TokenAutomaton:
             self._next[key] = found
         return found
 
-    def words(self, tokens: list[int]) -> list[str]:
-        """The graph words a constrained token sequence spells (punctuation dropped)."""
+    def _spelled(self, tokens: list[int]) -> list[str]:
         text = self.tokenizer.decode(tokens)
+        if self.language == "en":
+            text = _DOTTED.sub(r"\1m", text)
         for p in PUNCTUATION:
             text = text.replace(p, " ")
         return [lower(w, self.language) for w in text.split()]
+
+    def words(self, tokens: list[int]) -> list[str]:
+        """The graph words a constrained token sequence spells (punctuation dropped; a
+        written number read as the words the graph has at its place)."""
+        if not self._numeral_states or not any(t in self.tokenizer.numeral_pieces for t in tokens):
+            return self._spelled(tokens)
+        # walk the NFA with back-pointers: node -> (previous node, token or reading)
+        layers: list[dict[object, Any]] = []
+        layer: dict[object, Any] = {("g", self._start): None}
+        for token in tokens:
+            layers.append(self._with_readings(layer))
+            layer = {}
+            for node in layers[-1]:
+                for target in self._out(node).get(token, ()):
+                    layer.setdefault(target, (node, token))
+        layers.append(self._with_readings(layer))
+        ends: list[object] = [n for n in layers[-1] if n in self._final_nodes]
+        ends = ends or list(layers[-1])
+        if not ends:
+            raise KeyError("tokens not accepted by the automaton")
+        # back from an end: the tokens spelled out, and each numeral's reading in its place
+        steps: list[tuple[object, Any]] = []
+        node, position = ends[0], len(tokens)
+        while (back := layers[position][node]) is not None:
+            previous, via = back
+            steps.append((node, via))
+            if isinstance(via, int):
+                position -= 1
+            node = previous
+        words: list[str] = []
+        spelled: list[int] = []
+        for target, via in reversed(steps):
+            if isinstance(via, tuple):  # a numeral ends: its reading
+                words += self._spelled(spelled) + list(via)
+                spelled = []
+            elif not (isinstance(target, tuple) and target[0] == "n"):
+                spelled.append(via)
+        return words + self._spelled(spelled)
+
+    def _with_readings(self, layer: dict[object, Any]) -> dict[object, Any]:
+        """``layer`` plus the graph states its complete numerals lead to, each pointing
+        back to its numeral with the reading that got it there."""
+        grown = dict(layer)
+        for node in layer:
+            for reading, end in self._readings_to(node):
+                grown.setdefault(("g", end), (node, reading))
+        return grown

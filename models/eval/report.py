@@ -136,7 +136,7 @@ def plot_accuracy(summary: dict[str, Any], path: Path) -> None:
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("Synthetic held-out voices: intent and all slots right")
+    ax.set_title("Held-out voices (synthetic; neural): intent and all slots right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

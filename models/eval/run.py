@@ -25,7 +25,7 @@ import numpy as np
 
 from models.eval.noise import babble, mix_at_snr, pink_noise
 from models.eval.report import plot_accuracy, render_table, summarise
-from models.eval.synth import VOICES, synthesize
+from models.eval.synth import NEURAL_VOICES, VOICES, synthesize
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class Utterance:
     slots: dict[str, str]
     voice: str
     audio: np.ndarray
+    neural: bool = False  # spoken by the neural voice (scored as rows of their own)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,11 @@ def _pad(audio: np.ndarray, seconds: float = 0.3) -> np.ndarray:
     return np.concatenate([gap, audio, gap])
 
 
-def build_set(domains: list[str], n: int, seed: int) -> tuple[list[Utterance], dict[str, Any]]:
+def build_set(
+    domains: list[str], n: int, seed: int, *, neural: bool = True
+) -> tuple[list[Utterance], dict[str, Any]]:
+    """The domains' sample and out-of-domain sentences, each spoken by one of the language's
+    synthetic voices; with ``neural``, each also spoken by the neural voice (English)."""
     from models.domain import compile_domain, load_domain
     from models.domain.loader import DOMAINS_DIR
 
@@ -99,10 +104,11 @@ def build_set(domains: list[str], n: int, seed: int) -> tuple[list[Utterance], d
         domain = compile_domain(load_domain(DOMAINS_DIR / f"{name}.yaml"))
         compiled[name] = domain
         voices = VOICES[domain.language]
+        mine: list[Utterance] = []
         for i, sample in enumerate(domain.sample_sentences(n, seed, NOW)):
             voice = voices[(i + seed) % len(voices)]
             audio = _pad(synthesize(sample.text, voice))
-            utterances.append(
+            mine.append(
                 Utterance(
                     name,
                     domain.language,
@@ -115,7 +121,7 @@ def build_set(domains: list[str], n: int, seed: int) -> tuple[list[Utterance], d
             )
         for j, text in enumerate(OUT_OF_DOMAIN[domain.language][: max(2, n // 4)]):
             voice = voices[(j + 1) % len(voices)]
-            utterances.append(
+            mine.append(
                 Utterance(
                     name,
                     domain.language,
@@ -126,6 +132,12 @@ def build_set(domains: list[str], n: int, seed: int) -> tuple[list[Utterance], d
                     _pad(synthesize(text, voice)),
                 )
             )
+        utterances += mine
+        neural_voices = NEURAL_VOICES[domain.language] if neural else ()
+        for k, u in enumerate(mine if neural_voices else ()):
+            voice = neural_voices[(k + seed) % len(neural_voices)]
+            audio = _pad(synthesize(u.text, voice))
+            utterances.append(replace(u, voice=voice.label, audio=audio, neural=True))
     return utterances, compiled
 
 
@@ -171,16 +183,21 @@ def evaluate(
         for n, c in compiled.items()
         if peer and c.language == "en"
     }
+    synthetic = [u for u in utterances if not u.neural]
     rng = np.random.default_rng(seed)
-    bank = _noise_bank(utterances, rng)
+    bank = _noise_bank(synthetic, rng)
+    # the neural voice's noise comes from a draw of its own, so the synthetic voices' rows
+    # get the same noise as in runs before it was added
+    neural_rng = np.random.default_rng([seed, 1])
     outcomes: list[Outcome] = []
     for snr in snrs:
         label = "clean" if snr is None else f"{snr:g} dB"
-        for u in utterances:
-            audio = _noisy(u, snr, bank, rng)
-            scored = _ours("arma", engines[u.domain], u, audio, label)
+        for u in synthetic + [u for u in utterances if u.neural]:
+            audio = _noisy(u, snr, bank, neural_rng if u.neural else rng)
+            suffix = ", neural voice" if u.neural else ""
+            scored = _ours("arma" + suffix, engines[u.domain], u, audio, label)
             outcomes.append(scored)
-            if u.intent is None or u.intent in ANSWERS:
+            if not u.neural and (u.intent is None or u.intent in ANSWERS):
                 # the same answer turns decoded as the hub decodes them while it waits
                 # for a confirmation, next to the whole-domain result on the same audio
                 outcomes.append(replace(scored, system="arma, answers: whole domain"))
@@ -193,7 +210,7 @@ def evaluate(
                 meaning = compiled[u.domain].understand(heard.text, NOW) if heard.text else None
                 outcomes.append(
                     _score(
-                        "pocketsphinx",
+                        "pocketsphinx" + suffix,
                         u,
                         snr=label,
                         text=heard.text or "",
@@ -273,10 +290,8 @@ def model_size_bytes() -> int:
 def _record(summary: dict[str, Any]) -> None:
     from models.asr.build import ensure_built, update_manifest
 
-    measured = {
-        "command": summary["command"],
-        "peak_rss_mb": round(summary["peak_rss_mb"]),
-        "arma": {
+    def figures(system: str) -> dict[str, dict[str, float]]:
+        return {
             f"{r['language']} {r['snr']}": {
                 "command_accuracy": round(r["accuracy"], 3),
                 "wer": round(r["wer"], 3),
@@ -284,8 +299,14 @@ def _record(summary: dict[str, Any]) -> None:
                 "p50_ms": round(r["p50_ms"]),
             }
             for r in summary["rows"]
-            if r["system"] == "arma"
-        },
+            if r["system"] == system
+        }
+
+    measured = {
+        "command": summary["command"],
+        "peak_rss_mb": round(summary["peak_rss_mb"]),
+        "arma": figures("arma"),
+        "arma, neural voice": figures("arma, neural voice"),
     }
     update_manifest(ensure_built().info, measured)
 
@@ -295,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4 sentences a domain, clean + 9 dB")
     parser.add_argument("--n", type=int, help="sentences per domain (default 20, quick 4)")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument(
+        "--no-neural", action="store_true", help="without the neural English voice (piper joe)"
+    )
     parser.add_argument("--peer-budget", type=float, default=4.0, help="seconds per utterance")
     parser.add_argument("--domains", default=",".join(DOMAINS), help="comma list (no language)")
     parser.add_argument("--languages", default="tr,en")
@@ -309,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     snrs = QUICK_SNRS if args.quick else SNRS
     names = [f"{d}_{lang}" for d in args.domains.split(",") for lang in args.languages.split(",")]
     t0 = time.perf_counter()
-    utterances, compiled = build_set(names, n, args.seed)
+    utterances, compiled = build_set(names, n, args.seed, neural=not args.no_neural)
     log.info("synthesised %d utterances in %.0f s", len(utterances), time.perf_counter() - t0)
     outcomes = evaluate(
         utterances,

