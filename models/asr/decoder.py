@@ -225,7 +225,7 @@ class WhisperRunner:
                 lp_row = logprobs[row]
                 best = float(lp_row.max())
                 lp_allowed = lp_row[allowed]
-                cost = automaton.entry_cost(allowed)
+                cost = automaton.entry_cost(state)
                 if cost is not None:
                     lp_allowed = lp_allowed - cost
                 for j in np.argsort(-lp_allowed)[:width]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -180,19 +181,19 @@ class Recognizer:
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
             # ("cuma günü saat on birde ..." became "önümüzdeki salıya ...")
-            for tried in (automaton, automaton.spelled_only()):
-                # the second only when every path of the first ran into digits the graph
-                # cannot read ("7,8,2,3" over speech it does not know): spelled words alone
-                found, free = self.runner.beam_search(
-                    cross,
-                    tried,
-                    beam=beam,
-                    max_tokens=max_tokens,
-                    min_syllables=int(MIN_SYLLABLE_RATE * voiced),
-                    prune=self.prune,
-                )
-                if found or tried.spelled_only() is tried:
-                    break
+            search = partial(
+                self.runner.beam_search,
+                cross,
+                beam=beam,
+                max_tokens=max_tokens,
+                min_syllables=int(MIN_SYLLABLE_RATE * voiced),
+                prune=self.prune,
+            )
+            found, free = search(automaton)
+            if not found and automaton.writes_numbers:
+                # every path ran into digits the graph cannot read ("7,8,2,3" over speech
+                # it does not know): the same search over the spelled words alone
+                found, free = search(automaton.spelled_only())
             top = max(found, key=lambda h: h.mean_logprob) if found else None
             if top is not None and (best is None or top.mean_logprob > best.mean_logprob):
                 best = top

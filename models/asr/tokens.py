@@ -149,7 +149,7 @@ class TokenAutomaton:
         self._start = graph.start
         self._graph = graph
         self.numeral_cost = NUMERAL_COST
-        self._numeral_start_ids: np.ndarray | None = None
+        self._entry_costs: dict[int, np.ndarray | None] = {}
         self._spelled_twin: TokenAutomaton | None = None
         self._arcs: dict[int, dict[str, set[int]]] = {}
         for src, word, dst in graph.arcs:
@@ -259,16 +259,17 @@ class TokenAutomaton:
     def writes_numbers(self) -> bool:
         return bool(self._numeral_states)
 
-    def entry_cost(self, allowed: np.ndarray) -> np.ndarray | None:
-        """Per allowed token, the cost of starting a written number with it (None: none)."""
+    def entry_cost(self, state: int) -> np.ndarray | None:
+        """Per token of ``allowed(state)``, the cost of starting a written number with it
+        (None: no written number starts here); made once per state, as ``allowed`` is."""
         if not self._numeral_states or not self.numeral_cost:
             return None
-        starts = self._numeral_start_ids
-        if starts is None:
+        if state not in self._entry_costs:
             pieces = self.tokenizer.numeral_pieces
-            ids = [t for t, piece in pieces.items() if piece[:1] == " " and piece[1:2].isdigit()]
-            starts = self._numeral_start_ids = np.array(sorted(ids), dtype=np.int64)
-        return np.isin(allowed, starts) * self.numeral_cost
+            starts = [t for t, piece in pieces.items() if piece[:1] == " " and piece[1:2].isdigit()]
+            cost = np.isin(self.allowed(state), starts) * self.numeral_cost
+            self._entry_costs[state] = cost if cost.any() else None
+        return self._entry_costs[state]
 
     def spelled_only(self) -> TokenAutomaton:
         """The same graph without written numbers (made once): the recogniser's fallback
@@ -306,7 +307,7 @@ class TokenAutomaton:
                 nodes.update(self._out(node).get(token, ()))
             if not nodes:
                 raise KeyError(f"token {token} not allowed in state {state}")
-            frozen = self._closure(nodes)
+            frozen = self._closure(nodes) if self._numeral_states else frozenset(nodes)
             found = self._index.get(frozen)
             if found is None:
                 found = len(self._states)
