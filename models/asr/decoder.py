@@ -26,6 +26,15 @@ from models.asr.weights import layer_names
 # a live path whose mean log-probability per token trails the best ended one by more than
 # this cannot usually catch up (docs/speech.md, "Search")
 STOP_SLACK = 1.0
+# Whisper's own probability of ending the text says whether the words so far cover the audio:
+# a path that stops before the speech does ("please cancel my haircut appointment", with "ten
+# past five in the morning" still to come) ends on an end-of-text token of -2 to -5 nats, a
+# path that covers it on one of -0.1 to -0.5. Averaged over the path's tokens that cost all
+# but vanishes, so finished paths are ranked by their mean log-probability less
+# ENDING_WEIGHT nats for every nat the ending falls below -ENDING_SLACK (docs/speech.md,
+# "Endings").
+ENDING_SLACK = 1.0
+ENDING_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class Hypothesis:
     logprob: float
     regret: float
     finished: bool
+    end_logprob: float = 0.0  # of the end-of-text token, for finished paths
 
     @property
     def n_tokens(self) -> int:
@@ -55,6 +65,13 @@ class Hypothesis:
     @property
     def mean_logprob(self) -> float:
         return self.logprob / max(1, self.n_tokens)
+
+    def rank(self, ending_weight: float = ENDING_WEIGHT) -> float:
+        """What finished paths are compared by: the mean log-probability per token, less
+        ``ending_weight`` nats for every nat the end-of-text token's own log-probability
+        falls below ``-ENDING_SLACK`` (0: the plain mean)."""
+        shortfall = max(0.0, -self.end_logprob - ENDING_SLACK)
+        return (self.logprob - ending_weight * shortfall) / max(1, self.n_tokens)
 
 
 _LIBC: ctypes.CDLL | None
@@ -183,14 +200,17 @@ class WhisperRunner:
         opening_steps: int = 3,
         stop_slack: float = STOP_SLACK,
         prune: float | None = None,
+        ending_weight: float = ENDING_WEIGHT,
     ) -> tuple[list[Hypothesis], Hypothesis]:
         """(complete paths through the automaton, free greedy transcription).
 
         Live beams are ranked by summed log-probability (all have the same length); finished
         ones by mean log-probability per token, so that a short phrase the domain allows
-        does not beat the long one that was said. The search stops once ``beam`` paths have
-        finished. A free greedy row rides in the same batch: its mean log-probability is
-        the yardstick for how well the best constrained path explains the audio.
+        does not beat the long one that was said, less a cost for an ending Whisper finds
+        unlikely (``Hypothesis.rank``: the audio goes on after those words). The search
+        stops once ``beam`` paths have finished. A free greedy row rides in the same batch:
+        its mean log-probability is the yardstick for how well the best constrained path
+        explains the audio.
         The first ``opening_steps`` tokens keep ``opening_beam`` paths: the first word is
         where the domain offers the most choices and the audio helps least.
         A path may end only once it has ``min_syllables`` (from the speech duration): a
@@ -245,11 +265,12 @@ class WhisperRunner:
                     # an ending counts only if it ranks among the best `beam` candidates, so
                     # a domain full of one-word commands cannot end the search at once
                     if len(next_live) < width and self._long_enough(toks, automaton, min_syllables):
-                        finished.append(Hypothesis(toks, score, regret, True))
+                        ending = score - live[row][1]
+                        finished.append(Hypothesis(toks, score, regret, True, ending))
                 elif len(next_live) < width:
                     next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
                     parents.append(row)
-            if not next_live or self._settled(finished, next_live, beam, stop_slack):
+            if not next_live or self._settled(finished, next_live, beam, stop_slack, ending_weight):
                 break
             live = next_live
             feed = [t[0][-1] for t in live]
@@ -268,13 +289,14 @@ class WhisperRunner:
         live: list[tuple[tuple[int, ...], float, float, int]],
         beam: int,
         slack: float,
+        ending_weight: float = ENDING_WEIGHT,
     ) -> bool:
         """Enough paths have ended and no live one is still within ``slack`` nats/token of
         the best ended one. Stopping at the first ``beam`` endings instead lets a domain's
         one-word commands end the search before the long sentence that was said can."""
         if len(finished) < beam:
             return False
-        best_done = max(h.mean_logprob for h in finished)
+        best_done = max(h.rank(ending_weight) for h in finished)
         best_live = max(score / (len(toks) + 1) for toks, score, _, _ in live)
         return best_live < best_done - slack
 

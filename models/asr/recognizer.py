@@ -20,7 +20,12 @@ import numpy as np
 
 from models.asr.audio import loud_frames
 from models.asr.build import BuiltModel, ensure_built
-from models.asr.decoder import WhisperRunner, release_free_memory
+from models.asr.decoder import (
+    ENDING_WEIGHT,
+    Hypothesis,
+    WhisperRunner,
+    release_free_memory,
+)
 from models.asr.features import SAMPLE_RATE
 from models.asr.tokens import TokenAutomaton, WhisperTokenizer, WordGraphLike
 
@@ -102,6 +107,7 @@ class Recognizer:
         retry_path_tokens: int | None = RETRY_PATH_TOKENS,
         prune: float | None = None,
         written_numbers: bool = False,
+        ending_weight: float = ENDING_WEIGHT,
         reject_margin: float | None = None,
         tail_seconds: float = 1.0,
         min_window_seconds: float = MIN_WINDOW_SECONDS,
@@ -117,6 +123,8 @@ class Recognizer:
         self.prune = prune  # nats; None = no pruning (docs/speech.md, "Pruning")
         # numbers also as Whisper writes them (docs/speech.md, "Numbers as digits")
         self.written_numbers = written_numbers
+        # an unlikely ending costs a path this much (docs/speech.md, "Endings"; 0: off)
+        self.ending_weight = ending_weight
         self.reject_margin = reject_margin  # None: per-language REJECT_MARGINS
         self.tail_seconds = tail_seconds
         self.min_window_seconds = min_window_seconds
@@ -188,14 +196,16 @@ class Recognizer:
                 max_tokens=max_tokens,
                 min_syllables=int(MIN_SYLLABLE_RATE * voiced),
                 prune=self.prune,
+                ending_weight=self.ending_weight,
             )
             found, free = search(automaton)
             if not found and automaton.writes_numbers:
                 # every path ran into digits the graph cannot read ("7,8,2,3" over speech
                 # it does not know): the same search over the spelled words alone
                 found, free = search(automaton.spelled_only())
-            top = max(found, key=lambda h: h.mean_logprob) if found else None
-            if top is not None and (best is None or top.mean_logprob > best.mean_logprob):
+            rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
+            top = max(found, key=rank) if found else None
+            if top is not None and (best is None or rank(top) > rank(best)):
                 best = top
             if best and free and best.mean_logprob - free.mean_logprob >= -threshold:
                 break

@@ -99,6 +99,56 @@ def test_free_reading_is_cut_where_it_starts_looping() -> None:
     assert plain.tokens == (5, 6) and plain.finished and plain.n_tokens == 3
 
 
+def test_an_unlikely_ending_costs_a_path_in_proportion_to_how_unlikely() -> None:
+    """Ranking of finished paths: the plain mean while the end-of-text token is likelier
+    than -ENDING_SLACK, then ENDING_WEIGHT nats per nat below it, spread over the tokens."""
+    from models.asr.decoder import ENDING_SLACK, ENDING_WEIGHT, Hypothesis
+
+    covered = Hypothesis((1, 2, 3), -2.4, 0.0, True, end_logprob=-0.4)
+    assert covered.rank() == covered.mean_logprob == -0.6
+    cut = Hypothesis((1, 2, 3), -6.0, 0.0, True, end_logprob=-(ENDING_SLACK + 3.0))
+    assert cut.mean_logprob == -1.5
+    assert cut.rank() == pytest.approx((-6.0 - ENDING_WEIGHT * 3.0) / 4)
+    assert cut.rank(ending_weight=0.0) == cut.mean_logprob
+    assert cut.rank() < cut.rank(ending_weight=1.0) < cut.mean_logprob
+
+
+def test_a_path_that_ends_before_the_speech_does_ends_on_an_unlikely_token(
+    recognizer: Recognizer,
+) -> None:
+    """A request said in full: Whisper's own end-of-text log-probability after its first
+    three words is far below the slack (the audio goes on), after the whole request it is
+    not; the beam search records that same figure on the path it finishes."""
+    from models.asr.decoder import ENDING_SLACK
+
+    short, full = "cancel my appointment", "cancel my appointment at ten past five in the morning"
+    runner, tokenizer = recognizer.runner, recognizer.tokenizer
+    speech = synthesize(full, FLITE)
+    cross = runner.encode(speech, 1.0, 4.0, "en")
+
+    def ending(tokens: list[int]) -> float:
+        logprobs, past = runner._start(cross, "en")
+        for token in tokens:
+            logprobs, past = runner._step(np.array([[token]], np.int64), past, cross)
+        return float(logprobs[0, tokenizer.eot])
+
+    for text in (short, short + "."):
+        assert ending(tokenizer.encode(" " + text)) < -ENDING_SLACK - 1.0, text
+    assert ending(tokenizer.encode(" " + full + ".")) > -ENDING_SLACK
+    auto = recognizer.automaton(phrase_graph(short, full), "en")
+    found, _free = runner.beam_search(cross, auto)
+    best = max(found, key=lambda h: h.rank())
+    assert " ".join(auto.words(list(best.tokens))) == full
+    # the same token's log-probability, up to int8 rounding in a batch of other rows
+    assert best.end_logprob == pytest.approx(ending(list(best.tokens)), abs=0.3)
+    assert recognizer.transcribe(speech, auto).text == full
+    # a graph that can only say the first three words must end there, and pays for it
+    found, _free = runner.beam_search(cross, recognizer.automaton(phrase_graph(short), "en"))
+    cut = max(found, key=lambda h: h.mean_logprob)
+    assert cut.end_logprob == pytest.approx(ending(list(cut.tokens)), abs=0.3)
+    assert cut.rank() < cut.mean_logprob - 1.0 / cut.n_tokens
+
+
 def test_the_wide_retry_is_capped_by_its_key_value_budget() -> None:
     """The retry's key/value cache grows with paths x tokens; a long utterance gets fewer
     paths, a short one all of them, and no search gets fewer than the narrow one."""
