@@ -185,6 +185,9 @@ class Recognizer:
         threshold = self.threshold(automaton.language)
         best, free = None, None
         max_tokens = token_budget(seconds)
+        # finished paths compete by rank (an unlikely ending costs); acceptance is the best
+        # one's plain mean against the free reading (docs/speech.md, "Endings")
+        rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
         for beam in self.search_widths(seconds, searches):
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
@@ -203,7 +206,6 @@ class Recognizer:
                 # every path ran into digits the graph cannot read ("7,8,2,3" over speech
                 # it does not know): the same search over the spelled words alone
                 found, free = search(automaton.spelled_only())
-            rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
             top = max(found, key=rank) if found else None
             if top is not None and (best is None or rank(top) > rank(best)):
                 best = top

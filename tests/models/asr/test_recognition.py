@@ -113,6 +113,36 @@ def test_an_unlikely_ending_costs_a_path_in_proportion_to_how_unlikely() -> None
     assert cut.rank() < cut.rank(ending_weight=1.0) < cut.mean_logprob
 
 
+def test_the_search_settles_and_the_recogniser_chooses_by_rank(
+    recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cut-off path with the better mean but an ending at -4 nats against the whole
+    request: the search does not settle on the cut one, and the recogniser returns the
+    whole request (the cut one with ``ending_weight=0``, the old ranking)."""
+    from models.asr.decoder import Hypothesis, WhisperRunner
+
+    short, full = "cancel my appointment", "cancel my appointment at ten past five"
+    tokenizer = recognizer.tokenizer
+    cut_ids, full_ids = (tuple(tokenizer.encode(" " + t)) for t in (short, full))
+    cut = Hypothesis(cut_ids, -0.5 * (len(cut_ids) + 1), 0.0, True, end_logprob=-4.0)
+    whole = Hypothesis(full_ids, -0.8 * (len(full_ids) + 1), 0.0, True, end_logprob=-0.2)
+    assert cut.mean_logprob > whole.mean_logprob and cut.rank() < whole.rank()
+    # live path at -1.6 nats/token: within the slack of the cut path's rank, not its mean
+    live = [((*cut_ids, 11), -1.6 * (len(cut_ids) + 2), 0.0, 0)]
+    assert WhisperRunner._settled([cut] * 8, live, 8, 1.0, ending_weight=0.0)
+    assert not WhisperRunner._settled([cut] * 8, live, 8, 1.0)
+
+    free = Hypothesis((1, 2, 3), -1.5, 0.0, True)  # mean -0.375: both within the margin
+    monkeypatch.setattr(
+        recognizer.runner, "beam_search", lambda *args, **kwargs: ([cut, whole], free)
+    )
+    auto = recognizer.automaton(phrase_graph(short, full), "en")
+    speech = synthesize(full, FLITE)
+    assert recognizer.transcribe(speech, auto).text == full
+    monkeypatch.setattr(recognizer, "ending_weight", 0.0)
+    assert recognizer.transcribe(speech, auto).text == short
+
+
 def test_a_path_that_ends_before_the_speech_does_ends_on_an_unlikely_token(
     recognizer: Recognizer,
 ) -> None:
@@ -193,7 +223,7 @@ def test_pruning_feeds_fewer_rows_and_keeps_a_clear_request(recognizer: Recogniz
         for prune in (None, 8.0):
             rows.clear()
             found, _free = runner.beam_search(cross, auto, prune=prune)
-            best = max(found, key=lambda h: h.mean_logprob)
+            best = max(found, key=lambda h: h.rank())
             results[prune] = (auto.words(list(best.tokens)), sum(rows))
     finally:
         del runner._step  # type: ignore[method-assign]
