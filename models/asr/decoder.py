@@ -237,7 +237,8 @@ class WhisperRunner:
                 free_done = token == eot
                 if not free_done:
                     free_tokens.append(token)
-            candidates: list[tuple[float, float, int, int]] = []
+            # (summed score, regret, row, token, the token's own log-probability)
+            candidates: list[tuple[float, float, int, int, float]] = []
             for row, (_toks, score, regret, state) in enumerate(live):
                 allowed = automaton.allowed(state)
                 if allowed.size == 0:
@@ -250,14 +251,14 @@ class WhisperRunner:
                     lp_allowed = lp_allowed - cost
                 for j in np.argsort(-lp_allowed)[:width]:
                     lp = float(lp_allowed[j])
-                    candidates.append((score + lp, regret + best - lp, row, int(allowed[j])))
+                    candidates.append((score + lp, regret + best - lp, row, int(allowed[j]), lp))
             candidates.sort(key=lambda c: -c[0])
             # pruning is measured against the best continuation, not an ending
             best_live = next((c[0] for c in candidates if c[3] != eot), None)
             floor = -np.inf if prune is None or best_live is None else best_live - prune
             next_live: list[tuple[tuple[int, ...], float, float, int]] = []
             parents: list[int] = []
-            for score, regret, row, token in candidates[: 2 * width]:
+            for score, regret, row, token, lp in candidates[: 2 * width]:
                 if score < floor:  # sorted: every later candidate, ending or not, is pruned
                     break
                 toks, _, _, state = live[row]
@@ -265,8 +266,7 @@ class WhisperRunner:
                     # an ending counts only if it ranks among the best `beam` candidates, so
                     # a domain full of one-word commands cannot end the search at once
                     if len(next_live) < width and self._long_enough(toks, automaton, min_syllables):
-                        ending = score - live[row][1]
-                        finished.append(Hypothesis(toks, score, regret, True, ending))
+                        finished.append(Hypothesis(toks, score, regret, True, lp))
                 elif len(next_live) < width:
                     next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
                     parents.append(row)

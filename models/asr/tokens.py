@@ -98,6 +98,13 @@ class WhisperTokenizer:
                 pieces[ident] = text
         return pieces
 
+    @cached_property
+    def numeral_starts(self) -> np.ndarray:
+        """The numeral pieces that start a written number: a space, then a digit (" 2")."""
+        pieces = self.numeral_pieces.items()
+        starts = [t for t, piece in pieces if piece[:1] == " " and piece[1:2].isdigit()]
+        return np.array(starts, np.int64)
+
 
 def capitalise(word: str, language: str) -> str:
     """First letter upper case, Turkish dotted/dotless i handled."""
@@ -265,8 +272,7 @@ class TokenAutomaton:
         if not self._numeral_states or not self.numeral_cost:
             return None
         if state not in self._entry_costs:
-            pieces = self.tokenizer.numeral_pieces
-            starts = [t for t, piece in pieces.items() if piece[:1] == " " and piece[1:2].isdigit()]
+            starts = self.tokenizer.numeral_starts
             cost = np.isin(self.allowed(state), starts) * self.numeral_cost
             self._entry_costs[state] = cost if cost.any() else None
         return self._entry_costs[state]

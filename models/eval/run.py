@@ -189,10 +189,11 @@ def evaluate(
     # the neural voice's noise comes from a draw of its own, so the synthetic voices' rows
     # get the same noise as in runs before it was added
     neural_rng = np.random.default_rng([seed, 1])
+    ordered = synthetic + [u for u in utterances if u.neural]
     outcomes: list[Outcome] = []
     for snr in snrs:
         label = "clean" if snr is None else f"{snr:g} dB"
-        for u in synthetic + [u for u in utterances if u.neural]:
+        for u in ordered:
             audio = _noisy(u, snr, bank, neural_rng if u.neural else rng)
             suffix = ", neural voice" if u.neural else ""
             scored = _ours("arma" + suffix, engines[u.domain], u, audio, label)
