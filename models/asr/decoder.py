@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from models.asr.features import encoder_input
+from models.asr.features import SAMPLE_RATE, encoder_input
 from models.asr.tokens import TokenAutomaton, WhisperTokenizer, syllables
 from models.asr.weights import layer_names
 
@@ -35,6 +35,9 @@ STOP_SLACK = 1.0
 # -ENDING_SLACK (docs/speech.md, "Endings").
 ENDING_SLACK = 1.0
 ENDING_WEIGHT = 2.0
+# The decoder's prior is measured over this much digital silence: the recogniser's shortest
+# encoder window (docs/speech.md, "Favourite phrases")
+SILENCE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class WhisperRunner:
         self._past_names = layer_names("past", layers)
         self._outputs = ["logprobs", *layer_names("present", layers)]
         self._cache_shape = (int(first.shape[1]), int(first.shape[3]))
+        self._silence: dict[str, CrossAttention] = {}
 
     def _session_for(self, language: str | None) -> ort.InferenceSession:
         path = self._encoder_files.get(language or "*", self._encoder_files["*"])
@@ -187,6 +191,39 @@ class WhisperRunner:
         empty = np.zeros((1, heads, 0, d_head), np.float32)
         prompt = np.array([self.tokenizer.prompt(language)], np.int64)
         return self._step(prompt, [empty] * len(self._past_names), cross)
+
+    def silence_logprobs(self, language: str, sequences: list[tuple[int, ...]]) -> list[float]:
+        """Summed log-probability of each token sequence (its end-of-text token included)
+        over a window of digital silence: how readily the decoder writes it with no speech
+        at all. Sequences that share a prefix share its decoder rows, so the cost is one
+        step per token of the longest sequence, with one row per distinct prefix."""
+        cross = self._silence.get(language)
+        if cross is None:
+            silence = np.zeros(SAMPLE_RATE, np.float32)  # + padding: SILENCE_SECONDS of zeros
+            cross = self._silence[language] = self.encode(silence, 0.0, SILENCE_SECONDS, language)
+        logprobs, past = self._start(cross, language)
+        rows: dict[tuple[int, ...], int] = {(): 0}
+        totals = [0.0] * len(sequences)
+        depth = 0
+        while True:
+            following: dict[tuple[int, ...], int] = {}
+            parents: list[int] = []
+            feed: list[int] = []
+            for i, sequence in enumerate(sequences):
+                if depth >= len(sequence):
+                    continue
+                row = rows[sequence[:depth]]
+                totals[i] += float(logprobs[row, sequence[depth]])
+                prefix = sequence[: depth + 1]
+                if depth + 1 < len(sequence) and prefix not in following:
+                    following[prefix] = len(parents)
+                    parents.append(row)
+                    feed.append(sequence[depth])
+            if not parents:
+                return totals
+            past = [layer.take(np.array(parents), axis=0) for layer in past]
+            logprobs, past = self._step(np.array(feed, np.int64)[:, None], past, cross)
+            rows, depth = following, depth + 1
 
     def beam_search(
         self,

@@ -53,6 +53,17 @@ MIN_WINDOW_SECONDS = 4.0
 # no more than the narrow search (from ~12.25 s), no retry runs (docs/speech.md, "Wide
 # retry").
 RETRY_PATH_TOKENS = 1024
+# Whisper's decoder has favourite phrases ("that's right", "what can you do") that it finds
+# likely over babble or a word it cannot make out. The word sequences a search finished are
+# compared by their rank less PRIOR_WEIGHT x their mean log-probability per token over
+# silence (a contextual calibration: what the decoder would write with no speech at all),
+# counted down to PRIOR_FLOOR only, so that a rare phrase gains nothing from being rarer
+# still; only those within PRIOR_WINDOW nats/token of the best rank are scored, the rest
+# could not overtake it on the tuning draws (docs/speech.md, "Favourite phrases").
+PRIOR_WEIGHT = 0.2
+PRIOR_FLOOR = -7.0
+PRIOR_WINDOW = 0.5
+PRIOR_CACHE_ENTRIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class Recognizer:
         prune: float | None = None,
         written_numbers: bool = False,
         ending_weight: float = ENDING_WEIGHT,
+        prior_weight: float = PRIOR_WEIGHT,
         reject_margin: float | None = None,
         tail_seconds: float = 1.0,
         min_window_seconds: float = MIN_WINDOW_SECONDS,
@@ -125,6 +137,9 @@ class Recognizer:
         self.written_numbers = written_numbers
         # an unlikely ending costs a path this much (docs/speech.md, "Endings"; 0: off)
         self.ending_weight = ending_weight
+        # a favourite phrase's prior costs this much (docs/speech.md, "Favourite phrases"; 0: off)
+        self.prior_weight = prior_weight
+        self._priors: dict[tuple[str, tuple[str, ...]], float] = {}
         self.reject_margin = reject_margin  # None: per-language REJECT_MARGINS
         self.tail_seconds = tail_seconds
         self.min_window_seconds = min_window_seconds
@@ -161,6 +176,47 @@ class Recognizer:
                 widths.append(width)
         return tuple(widths)
 
+    def choose(self, finished: list[Hypothesis], automaton: TokenAutomaton) -> Hypothesis | None:
+        """The finished path the recogniser answers with. Paths compete by rank (an unlikely
+        ending costs; docs/speech.md, "Endings"), one per word sequence; the sequences
+        within PRIOR_WINDOW of the best rank also pay PRIOR_WEIGHT x their mean
+        log-probability over silence, counted down to PRIOR_FLOOR ("Favourite phrases").
+        Acceptance is then the chosen path's plain mean against the free reading."""
+        rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
+        by_words: dict[tuple[str, ...], Hypothesis] = {}
+        for path in finished:
+            words = tuple(automaton.words(list(path.tokens)))
+            if words not in by_words or rank(path) > rank(by_words[words]):
+                by_words[words] = path
+        if not by_words:
+            return None
+        top = max(by_words.values(), key=rank)
+        close = [w for w, h in by_words.items() if rank(h) >= rank(top) - PRIOR_WINDOW]
+        if self.prior_weight <= 0 or len(close) < 2:
+            return top
+        priors = self.silence_priors(automaton.language, close)
+        weight = self.prior_weight
+        scores = [
+            rank(by_words[w]) - weight * max(p, PRIOR_FLOOR)
+            for w, p in zip(close, priors, strict=True)
+        ]
+        return by_words[close[scores.index(max(scores))]]
+
+    def silence_priors(self, language: str, phrases: list[tuple[str, ...]]) -> list[float]:
+        """Mean log-probability per token of each word sequence over silence, spelled as
+        Whisper would write it unprompted (a leading space, lower case, end of text);
+        cached per phrase, so a domain's answers cost decoder steps only once."""
+        missing = [p for p in phrases if (language, p) not in self._priors]
+        if missing:
+            eot = self.tokenizer.eot
+            spelled = [(*self.tokenizer.encode(" " + " ".join(p)), eot) for p in missing]
+            totals = self.runner.silence_logprobs(language, spelled)
+            if len(self._priors) + len(missing) > PRIOR_CACHE_ENTRIES:
+                self._priors.clear()
+            for phrase, tokens, total in zip(missing, spelled, totals, strict=True):
+                self._priors[(language, phrase)] = total / len(tokens)
+        return [self._priors[(language, p)] for p in phrases]
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -185,9 +241,7 @@ class Recognizer:
         threshold = self.threshold(automaton.language)
         best, free = None, None
         max_tokens = token_budget(seconds)
-        # finished paths compete by rank (an unlikely ending costs); acceptance is the best
-        # one's plain mean against the free reading (docs/speech.md, "Endings")
-        rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
+        finished: list[Hypothesis] = []
         for beam in self.search_widths(seconds, searches):
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
@@ -206,9 +260,8 @@ class Recognizer:
                 # every path ran into digits the graph cannot read ("7,8,2,3" over speech
                 # it does not know): the same search over the spelled words alone
                 found, free = search(automaton.spelled_only())
-            top = max(found, key=rank) if found else None
-            if top is not None and (best is None or rank(top) > rank(best)):
-                best = top
+            finished += found
+            best = self.choose(finished, automaton)
             if best and free and best.mean_logprob - free.mean_logprob >= -threshold:
                 break
         release_free_memory()

@@ -179,6 +179,108 @@ def test_a_path_that_ends_before_the_speech_does_ends_on_an_unlikely_token(
     assert cut.rank() < cut.mean_logprob - 1.0 / cut.n_tokens
 
 
+def test_silence_scores_share_prefixes_and_match_one_phrase_at_a_time(
+    recognizer: Recognizer,
+) -> None:
+    """The decoder's prior over silence, batched over phrases that share prefixes ("that's
+    right" / "that's wrong"), equals each phrase teacher-forced on its own, up to int8
+    rounding in a batch of other rows; and Whisper's favourite phrase is the likelier one."""
+    runner, tokenizer = recognizer.runner, recognizer.tokenizer
+    phrases = [("that's", "right"), ("that's", "wrong"), ("pardon",), ("cancel", "that")]
+    spelled = [(*tokenizer.encode(" " + " ".join(p)), tokenizer.eot) for p in phrases]
+    batched = runner.silence_logprobs("en", spelled)
+    silence = runner._silence["en"]  # encoded by the call above
+
+    def alone(tokens: tuple[int, ...]) -> float:
+        logprobs, past = runner._start(silence, "en")
+        total = 0.0
+        for token in tokens:
+            total += float(logprobs[0, token])
+            if token != tokenizer.eot:
+                logprobs, past = runner._step(np.array([[token]], np.int64), past, silence)
+        return total
+
+    for tokens, total in zip(spelled, batched, strict=True):
+        assert total == pytest.approx(alone(tokens), abs=0.15 * len(tokens))
+        assert runner.silence_logprobs("en", [tokens]) == [pytest.approx(alone(tokens))]
+    means = dict(zip(phrases, recognizer.silence_priors("en", phrases), strict=True))
+    assert means[("that's", "right")] > means[("pardon",)] + 1.0
+    assert means[("that's", "right")] > means[("cancel", "that")] + 1.0
+
+
+def test_a_favourite_phrase_of_the_decoder_pays_for_its_prior(
+    recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two finished paths a tenth of a nat/token apart: "that's right" ahead on rank,
+    "pardon" behind. With the prior, "pardon" wins, because Whisper writes "that's right"
+    over silence far more readily; with ``prior_weight=0`` (the old choice) "that's right"
+    does. A path further behind than PRIOR_WINDOW is never scored, and a phrase is scored
+    over silence once, then taken from the cache."""
+    from models.asr.decoder import Hypothesis
+    from models.asr.recognizer import PRIOR_WINDOW
+
+    tokenizer = recognizer.tokenizer
+    right, pardon, wrong = (
+        tuple(tokenizer.encode(" " + t)) for t in ("that's right", "pardon", "that's wrong")
+    )
+    favourite = Hypothesis(right, -0.6 * (len(right) + 1), 0.0, True, end_logprob=-0.2)
+    said = Hypothesis(pardon, -0.7 * (len(pardon) + 1), 0.0, True, end_logprob=-0.2)
+    behind = -(0.6 + PRIOR_WINDOW + 0.05)
+    far = Hypothesis(wrong, behind * (len(wrong) + 1), 0.0, True, end_logprob=-0.2)
+    free = Hypothesis((1, 2), -0.9, 0.0, True)  # within the margin of all three
+    paths = [favourite, said, far]
+    monkeypatch.setattr(recognizer.runner, "beam_search", lambda *args, **kwargs: (paths, free))
+    asked: list[str] = []
+    scores = recognizer.runner.silence_logprobs
+
+    def scoring(language: str, sequences: list[tuple[int, ...]]) -> list[float]:
+        asked.extend(tokenizer.decode(list(tokens)).strip() for tokens in sequences)
+        return scores(language, sequences)
+
+    monkeypatch.setattr(recognizer.runner, "silence_logprobs", scoring)
+    monkeypatch.setattr(recognizer, "_priors", {})
+    auto = recognizer.automaton(phrase_graph("that's right", "pardon", "that's wrong"), "en")
+    speech = synthesize("pardon", FLITE)
+    assert recognizer.transcribe(speech, auto).text == "pardon"
+    assert asked == ["that's right", "pardon"]  # "that's wrong" is too far behind
+    assert recognizer.transcribe(speech, auto).text == "pardon"
+    assert asked == ["that's right", "pardon"]  # the second time, both came from the cache
+    monkeypatch.setattr(recognizer, "prior_weight", 0.0)
+    assert recognizer.transcribe(speech, auto).text == "that's right"
+
+
+def test_a_rare_phrase_gains_nothing_from_rarity_below_the_floor(
+    recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prior counts down to PRIOR_FLOOR only. A booking 0.45 nats/token behind "that's
+    right", and so rare over silence (-12 nats/token) that the whole prior would carry it
+    past (-5.5), must not win on rarity alone; without the floor it would ("yep" came back
+    as a booking in the tuning draws' noise)."""
+    import models.asr.recognizer as recognizer_module
+    from models.asr.decoder import Hypothesis
+    from models.asr.recognizer import PRIOR_FLOOR, PRIOR_WINDOW
+
+    tokenizer = recognizer.tokenizer
+    short, long = "that's right", "book a haircut for tomorrow at three pm"
+    right, booking = (tuple(tokenizer.encode(" " + t)) for t in (short, long))
+    assert PRIOR_FLOOR > -12.0 and PRIOR_WINDOW > 0.45
+    common = Hypothesis(right, -0.6 * (len(right) + 1), 0.0, True, end_logprob=-0.2)
+    rare = Hypothesis(booking, -1.05 * (len(booking) + 1), 0.0, True, end_logprob=-0.2)
+    free = Hypothesis((1, 2), -0.9, 0.0, True)
+    monkeypatch.setattr(
+        recognizer.runner, "beam_search", lambda *args, **kwargs: ([common, rare], free)
+    )
+    priors = {tuple(short.split()): -5.5, tuple(long.split()): -12.0}
+    monkeypatch.setattr(
+        recognizer, "silence_priors", lambda language, phrases: [priors[p] for p in phrases]
+    )
+    auto = recognizer.automaton(phrase_graph(short, long), "en")
+    speech = synthesize("that's right", FLITE)
+    assert recognizer.transcribe(speech, auto).text == short
+    monkeypatch.setattr(recognizer_module, "PRIOR_FLOOR", -99.0)
+    assert recognizer.transcribe(speech, auto).text == long
+
+
 def test_the_wide_retry_is_capped_by_its_key_value_budget() -> None:
     """The retry's key/value cache grows with paths x tokens; a long utterance gets fewer
     paths, a short one all of them, and no search gets fewer than the narrow one."""
