@@ -36,7 +36,7 @@ STOP_SLACK = 1.0
 ENDING_SLACK = 1.0
 ENDING_WEIGHT = 2.0
 # The decoder's prior is measured over this much digital silence: the recogniser's shortest
-# encoder window (docs/speech.md, "Favourite phrases")
+# encoder window by default (docs/speech.md, "Favourite phrases")
 SILENCE_SECONDS = 4.0
 
 
@@ -160,8 +160,17 @@ class WhisperRunner:
         return session
 
     def prepare(self, language: str) -> None:
-        """Open the language's encoder now (not inside the first request)."""
+        """Open the language's encoder and encode its window of silence now (not inside
+        the first request)."""
         self._session_for(language)
+        self._silence_for(language)
+
+    def _silence_for(self, language: str) -> CrossAttention:
+        cross = self._silence.get(language)
+        if cross is None:
+            silence = np.zeros(SAMPLE_RATE, np.float32)  # + padding: SILENCE_SECONDS of zeros
+            cross = self._silence[language] = self.encode(silence, 0.0, SILENCE_SECONDS, language)
+        return cross
 
     def encode(
         self,
@@ -195,12 +204,10 @@ class WhisperRunner:
     def silence_logprobs(self, language: str, sequences: list[tuple[int, ...]]) -> list[float]:
         """Summed log-probability of each token sequence (its end-of-text token included)
         over a window of digital silence: how readily the decoder writes it with no speech
-        at all. Sequences that share a prefix share its decoder rows, so the cost is one
-        step per token of the longest sequence, with one row per distinct prefix."""
-        cross = self._silence.get(language)
-        if cross is None:
-            silence = np.zeros(SAMPLE_RATE, np.float32)  # + padding: SILENCE_SECONDS of zeros
-            cross = self._silence[language] = self.encode(silence, 0.0, SILENCE_SECONDS, language)
+        at all. Sequences that share a prefix share its decoder rows, so the cost is the
+        prompt step and one step per token of the longest sequence but its last, with one
+        row per distinct prefix."""
+        cross = self._silence_for(language)
         logprobs, past = self._start(cross, language)
         rows: dict[tuple[int, ...], int] = {(): 0}
         totals = [0.0] * len(sequences)

@@ -203,6 +203,18 @@ def test_silence_scores_share_prefixes_and_match_one_phrase_at_a_time(
     for tokens, total in zip(spelled, batched, strict=True):
         assert total == pytest.approx(alone(tokens), abs=0.15 * len(tokens))
         assert runner.silence_logprobs("en", [tokens]) == [pytest.approx(alone(tokens))]
+    # the order of the batch does not matter (a row mixed up with another would), a duplicate
+    # gets the same figure, a bare end of text is scored on the prompt row, and a sequence
+    # that is a prefix of another ("that's") shares its rows
+    eot_only, prefix = (tokenizer.eot,), (*tokenizer.encode(" that's"), tokenizer.eot)
+    mixed = [spelled[2], spelled[0], eot_only, spelled[3], prefix, spelled[1], spelled[0]]
+    again = runner.silence_logprobs("en", mixed)
+    for tokens, total in zip(mixed, again, strict=True):
+        if tokens in spelled:
+            assert total == pytest.approx(batched[spelled.index(tokens)], abs=1e-3)
+    assert again[1] == again[-1]
+    assert again[2] == pytest.approx(alone(eot_only), abs=1e-4)
+    assert again[4] == pytest.approx(alone(prefix), abs=0.15 * len(prefix))
     means = dict(zip(phrases, recognizer.silence_priors("en", phrases), strict=True))
     assert means[("that's", "right")] > means[("pardon",)] + 1.0
     assert means[("that's", "right")] > means[("cancel", "that")] + 1.0
@@ -247,6 +259,25 @@ def test_a_favourite_phrase_of_the_decoder_pays_for_its_prior(
     assert asked == ["that's right", "pardon"]  # the second time, both came from the cache
     monkeypatch.setattr(recognizer, "prior_weight", 0.0)
     assert recognizer.transcribe(speech, auto).text == "that's right"
+
+
+def test_the_prior_cache_is_emptied_when_full_and_still_answers(
+    recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PRIOR_CACHE_ENTRIES the cache starts again; a call that mixes a phrase cached
+    before that with new ones still answers for every phrase (it used to look the old one
+    up after emptying the cache)."""
+    import models.asr.recognizer as recognizer_module
+
+    monkeypatch.setattr(recognizer_module, "PRIOR_CACHE_ENTRIES", 2)
+    monkeypatch.setattr(recognizer, "_priors", {})
+    right, help_, yes = ("that's", "right"), ("help",), ("yes",)
+    first = recognizer.silence_priors("en", [right])
+    recognizer.silence_priors("en", [help_])
+    mixed = recognizer.silence_priors("en", [right, yes])
+    assert mixed[0] == first[0]  # from the cache, read before it was emptied
+    assert set(recognizer._priors) == {("en", right), ("en", yes)}
+    assert recognizer.silence_priors("en", [yes]) == [mixed[1]]
 
 
 def test_a_rare_phrase_gains_nothing_from_rarity_below_the_floor(
