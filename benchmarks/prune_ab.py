@@ -1,7 +1,9 @@
 """Beam pruning A/B in one process: the latency benchmark's requests, one-shot, alternating
-between no pruning and ``--prune`` nats, so both see the same machine.
+between no pruning and ``--prune`` nats, so both see the same machine. ``--prior`` compares
+the favourite-phrase prior off and on instead (docs/speech.md, "Favourite phrases"), with its
+cache emptied before every request: the cost of phrases the hub has not scored before.
 
-    .venv/bin/python -m benchmarks.prune_ab [--prune 8] [--runs 3]
+    .venv/bin/python -m benchmarks.prune_ab [--prune 8 | --prior] [--runs 3]
 
 Prints, per language and setting, the p50 and max of the decode time and of the whole
 ``Engine.recognize`` call, and whether each request was recognised.
@@ -23,12 +25,19 @@ from models.eval.synth import synthesize
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prune", type=float, default=8.0)
+    parser.add_argument("--prior", action="store_true", help="prior off/on, not pruning")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    recognizers = {
-        "none": Recognizer(threads=1),
-        f"{args.prune:g} nats": Recognizer(threads=1, prune=args.prune),
-    }
+    if args.prior:
+        recognizers = {
+            "prior off": Recognizer(threads=1, prior_weight=0.0),
+            "prior on": Recognizer(threads=1),
+        }
+    else:
+        recognizers = {
+            "none": Recognizer(threads=1),
+            f"{args.prune:g} nats": Recognizer(threads=1, prune=args.prune),
+        }
     for name, (voice, texts) in REQUESTS.items():
         audios = [trim_silence(synthesize(text, voice)) for text in texts]
         engines = {
@@ -47,13 +56,14 @@ def main() -> None:
         for _ in range(args.runs):
             for audio in audios:
                 for label, engine in engines.items():
+                    engine.recognizer.forget_priors()
                     result = engine.recognize(audio)
                     decode[label].append(result.timings["decode"])
                     total[label].append(result.timings["total"])
                     recognised[label] += result.intent is not None
         for label in engines:
             print(
-                f"{name} prune {label}: decode p50 {statistics.median(decode[label]):.0f} ms "
+                f"{name} {label}: decode p50 {statistics.median(decode[label]):.0f} ms "
                 f"(max {max(decode[label]):.0f}), recognize p50 "
                 f"{statistics.median(total[label]):.0f} ms (max {max(total[label]):.0f}), "
                 f"recognised {recognised[label]}/{len(total[label])}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,10 +150,23 @@ class Engine:
         vad_ms = (time.perf_counter() - t0) * 1000
         if voiced * 1000 < self.endpoint.min_speech_ms:
             return Result("", None, {}, 0.0, {"vad": vad_ms, "total": vad_ms})
-        transcript = self.recognizer.transcribe(samples, self.automaton_for(expect), voiced)
+        transcript = self.recognizer.transcribe(
+            samples, self.automaton_for(expect), voiced, meaning=self.meaning(now)
+        )
         result = self._understand(transcript, now, t0)
         result.timings["vad"] = vad_ms
         return result
+
+    def meaning(self, now: datetime | None = None) -> Callable[[tuple[str, ...]], Hashable]:
+        """Words -> (intent, slots) as the domain reads them at ``now``: finalists that mean
+        the same need not be told apart (``Recognizer.choose``)."""
+        when = now or self.clock()
+
+        def read(words: tuple[str, ...]) -> Hashable:
+            understood = self.domain.understand(" ".join(words), when)
+            return understood.intent, tuple(sorted(dict(understood.slots).items()))
+
+        return read
 
     def _understand(self, transcript: Transcript, now: datetime | None, t0: float) -> Result:
         timings = dict(transcript.timings_ms)
@@ -229,7 +242,11 @@ class Session:
         # thread on each; the endpoint runs the retry if the utterance really ends there
         recognizer = self.engine.recognizer
         transcript = recognizer.transcribe(
-            ep.speech_so_far(), self.automaton, ep.voiced_seconds, searches=(recognizer.beam,)
+            ep.speech_so_far(),
+            self.automaton,
+            ep.voiced_seconds,
+            searches=(recognizer.beam,),
+            meaning=self.engine.meaning(),
         )
         self._speculative = _Speculation(pause_start, transcript)
 
@@ -273,7 +290,11 @@ class Session:
             reused = False
             searches = (recognizer.retry_beam,) if spec is not None else None
             transcript = recognizer.transcribe(
-                audio, self.automaton, self.endpointer.voiced_seconds, searches=searches
+                audio,
+                self.automaton,
+                self.endpointer.voiced_seconds,
+                searches=searches,
+                meaning=self.engine.meaning(),
             )
             result = self.engine._understand(transcript, None, t0)
         timings = dict(result.timings)

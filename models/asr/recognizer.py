@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -176,11 +177,19 @@ class Recognizer:
                 widths.append(width)
         return tuple(widths)
 
-    def choose(self, finished: list[Hypothesis], automaton: TokenAutomaton) -> Hypothesis | None:
+    def choose(
+        self,
+        finished: list[Hypothesis],
+        automaton: TokenAutomaton,
+        meaning: Callable[[tuple[str, ...]], Hashable] | None = None,
+    ) -> Hypothesis | None:
         """The finished path the recogniser answers with. Paths compete by rank (an unlikely
         ending costs; docs/speech.md, "Endings"), one per word sequence; the sequences
         within PRIOR_WINDOW of the best rank also pay PRIOR_WEIGHT x their mean
         log-probability over silence, counted down to PRIOR_FLOOR ("Favourite phrases").
+        ``meaning`` (words -> what the domain makes of them): when every close sequence means
+        the same ("haircut" / "hair cut"), the prior has nothing to decide and the best-ranked
+        is taken without scoring anything over silence.
         Acceptance is then the chosen path's plain mean against the free reading."""
         rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
         if not finished:
@@ -194,7 +203,7 @@ class Recognizer:
             if words not in by_words or rank(path) > rank(by_words[words]):
                 by_words[words] = path
         close = [w for w, h in by_words.items() if rank(h) >= rank(top) - PRIOR_WINDOW]
-        if len(close) < 2:
+        if len(close) < 2 or (meaning is not None and len({meaning(w) for w in close}) < 2):
             return top
         priors = self.silence_priors(automaton.language, close)
         weight = self.prior_weight
@@ -207,9 +216,9 @@ class Recognizer:
     def silence_priors(self, language: str, phrases: list[tuple[str, ...]]) -> list[float]:
         """Mean log-probability per token of each word sequence over silence, in one fixed
         spelling (a leading space, lower case, end of text); cached per phrase, so a
-        domain's answers cost decoder steps only once. A phrase's figure can differ by up to
-        ~0.15 nats/token with the batch that first scored it (int8 activations are quantised
-        per batch): at PRIOR_WEIGHT, ~0.03 nats/token of score."""
+        domain's answers cost decoder steps only once. A phrase's figure can differ by ~0.2
+        nats/token with the batch that first scored it (int8 activations are quantised per
+        batch): at PRIOR_WEIGHT, ~0.04 nats/token of score."""
         known = {p: self._priors[(language, p)] for p in phrases if (language, p) in self._priors}
         missing = [p for p in phrases if p not in known]
         if missing:
@@ -223,6 +232,10 @@ class Recognizer:
             self._priors.update(((language, p), prior) for p, prior in known.items())
         return [known[p] for p in phrases]
 
+    def forget_priors(self) -> None:
+        """Empty the cache of phrase priors (benchmarks measure what a new phrase costs)."""
+        self._priors.clear()
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -230,10 +243,11 @@ class Recognizer:
         speech_seconds: float | None = None,
         *,
         searches: tuple[int, ...] | None = None,
+        meaning: Callable[[tuple[str, ...]], Hashable] | None = None,
     ) -> Transcript:
         """``speech_seconds``: voiced time from a VAD when known (else an energy estimate).
         ``searches``: the beam widths to try in turn until one finds an acceptable path
-        (default: the narrow beam, then the wide retry)."""
+        (default: the narrow beam, then the wide retry). ``meaning``: see ``choose``."""
         audio = np.asarray(audio, np.float32)
         if audio.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms={"encode": 0.0})
@@ -267,7 +281,7 @@ class Recognizer:
                 # it does not know): the same search over the spelled words alone
                 found, free = search(automaton.spelled_only())
             finished += found
-            best = self.choose(finished, automaton)
+            best = self.choose(finished, automaton, meaning)
             if best and free and best.mean_logprob - free.mean_logprob >= -threshold:
                 break
         release_free_memory()

@@ -189,7 +189,7 @@ def test_silence_scores_share_prefixes_and_match_one_phrase_at_a_time(
     phrases = [("that's", "right"), ("that's", "wrong"), ("pardon",), ("cancel", "that")]
     spelled = [(*tokenizer.encode(" " + " ".join(p)), tokenizer.eot) for p in phrases]
     batched = runner.silence_logprobs("en", spelled)
-    silence = runner._silence["en"]  # encoded by the call above
+    silence = runner._silence_for("en")  # encoded by the call above, kept as float16
 
     def alone(tokens: tuple[int, ...]) -> float:
         logprobs, past = runner._start(silence, "en")
@@ -201,7 +201,7 @@ def test_silence_scores_share_prefixes_and_match_one_phrase_at_a_time(
         return total
 
     for tokens, total in zip(spelled, batched, strict=True):
-        assert total == pytest.approx(alone(tokens), abs=0.15 * len(tokens))
+        assert total == pytest.approx(alone(tokens), abs=0.25 * len(tokens))
         assert runner.silence_logprobs("en", [tokens]) == [pytest.approx(alone(tokens))]
     # the order of the batch does not matter (a row mixed up with another would), a duplicate
     # gets the same figure, a bare end of text is scored on the prompt row, and a sequence
@@ -214,7 +214,7 @@ def test_silence_scores_share_prefixes_and_match_one_phrase_at_a_time(
             assert total == pytest.approx(batched[spelled.index(tokens)], abs=1e-3)
     assert again[1] == again[-1]
     assert again[2] == pytest.approx(alone(eot_only), abs=1e-4)
-    assert again[4] == pytest.approx(alone(prefix), abs=0.15 * len(prefix))
+    assert again[4] == pytest.approx(alone(prefix), abs=0.25 * len(prefix))
     means = dict(zip(phrases, recognizer.silence_priors("en", phrases), strict=True))
     assert means[("that's", "right")] > means[("pardon",)] + 1.0
     assert means[("that's", "right")] > means[("cancel", "that")] + 1.0
@@ -259,6 +259,43 @@ def test_a_favourite_phrase_of_the_decoder_pays_for_its_prior(
     assert asked == ["that's right", "pardon"]  # the second time, both came from the cache
     monkeypatch.setattr(recognizer, "prior_weight", 0.0)
     assert recognizer.transcribe(speech, auto).text == "that's right"
+
+
+def test_finalists_that_mean_the_same_are_not_scored_over_silence(
+    recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Close finalists "book a haircut" / "book a hair cut" mean the same: with a ``meaning``
+    the better ranked is taken and nothing is scored over silence; once a third means
+    something else, all three are scored, as without a ``meaning``."""
+    from models.asr.decoder import Hypothesis
+
+    tokenizer = recognizer.tokenizer
+    texts = ("book a haircut", "book a hair cut", "book a massage")
+    ids = [tuple(tokenizer.encode(" " + t)) for t in texts]
+    joined, split, other = (
+        Hypothesis(tokens, mean * (len(tokens) + 1), 0.0, True, end_logprob=-0.2)
+        for tokens, mean in zip(ids, (-0.6, -0.65, -0.7), strict=True)
+    )
+    asked: list[list[tuple[str, ...]]] = []
+
+    def priors(language: str, phrases: list[tuple[str, ...]]) -> list[float]:
+        asked.append(phrases)
+        return [-5.0] * len(phrases)
+
+    monkeypatch.setattr(recognizer, "silence_priors", priors)
+    auto = recognizer.automaton(phrase_graph(*texts), "en")
+
+    def meaning(words: tuple[str, ...]) -> str:
+        return "".join(words)  # "haircut" and "hair cut" mean the same
+
+    assert recognizer.choose([joined, split], auto, meaning) is joined and asked == []
+    assert recognizer.choose([joined, split], auto) is joined
+    assert asked == [[("book", "a", "haircut"), ("book", "a", "hair", "cut")]]
+    asked.clear()
+    assert recognizer.choose([split, other, joined], auto, meaning) is joined
+    assert asked == [
+        [("book", "a", "hair", "cut"), ("book", "a", "massage"), ("book", "a", "haircut")]
+    ]
 
 
 def test_the_prior_cache_is_emptied_when_full_and_still_answers(

@@ -85,6 +85,19 @@ def test_requests_are_understood_end_to_end(
     assert result.timings["total"] > 0
 
 
+def test_finalists_that_mean_the_same_share_one_meaning(engines: dict[str, Engine]) -> None:
+    """What the recogniser merges before scoring finalists over silence: the same request
+    spelled two ways the domain allows has one meaning; another hour, another meaning."""
+    meaning = engines["salon_en"].meaning(NOW)
+    haircut, hair_cut, four = (
+        tuple(f"i would like to book a {service} tomorrow at {hour} pm".split())
+        for service, hour in (("haircut", "three"), ("hair cut", "three"), ("haircut", "four"))
+    )
+    assert meaning(haircut) == meaning(hair_cut) != meaning(four)
+    assert meaning(haircut)[0] == "BookAppointment"
+    assert dict(meaning(haircut)[1])["time"] == "15:00"
+
+
 def _stream(engine: Engine, audio: np.ndarray, chunk_ms: int = 32) -> list[EndpointEvent]:
     session = engine.new_session()
     pcm = float_to_pcm16(audio)
