@@ -163,9 +163,9 @@ class WhisperRunner:
         """Open the language's encoder and encode its window of silence now (not inside
         the first request)."""
         self._session_for(language)
-        self._silence_for(language)
+        self._encoded_silence(language)
 
-    def _silence_for(self, language: str) -> CrossAttention:
+    def _encoded_silence(self, language: str) -> CrossAttention:
         """The encoded window of silence, kept as float16 between uses: 2.5 MB a language
         instead of 4.9 (the hub's peak is the wide retry's, which this sits beside)."""
         kept = self._silence.get(language)
@@ -174,6 +174,11 @@ class WhisperRunner:
             cross = self.encode(silence, 0.0, SILENCE_SECONDS, language)
             halves = {name: value.astype(np.float16) for name, value in cross.feeds.items()}
             kept = self._silence[language] = CrossAttention(halves, cross.frames)
+        return kept
+
+    def _silence_for(self, language: str) -> CrossAttention:
+        """The window of silence as the decoder takes it (float32)."""
+        kept = self._encoded_silence(language)
         feeds = {name: value.astype(np.float32) for name, value in kept.feeds.items()}
         return CrossAttention(feeds, kept.frames)
 

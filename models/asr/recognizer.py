@@ -191,27 +191,31 @@ class Recognizer:
         the same ("haircut" / "hair cut"), the prior has nothing to decide and the best-ranked
         is taken without scoring anything over silence.
         Acceptance is then the chosen path's plain mean against the free reading."""
-        rank = partial(Hypothesis.rank, ending_weight=self.ending_weight)
         if not finished:
             return None
-        top = max(finished, key=rank)  # the first of equals, as before the prior
+        ranks = [path.rank(self.ending_weight) for path in finished]
+        best = max(ranks)
+        top = finished[ranks.index(best)]  # the first of equals, as before the prior
         if self.prior_weight <= 0:
             return top
-        by_words: dict[tuple[str, ...], Hypothesis] = {}
-        for path in finished:
-            words = tuple(automaton.words(list(path.tokens)))
-            if words not in by_words or rank(path) > rank(by_words[words]):
-                by_words[words] = path
-        close = [w for w, h in by_words.items() if rank(h) >= rank(top) - PRIOR_WINDOW]
+        # the best-ranked path of each word sequence within the window (only those paths
+        # are read back as words: this runs after every search)
+        by_words: dict[tuple[str, ...], tuple[float, Hypothesis]] = {}
+        for path, rank in zip(finished, ranks, strict=True):
+            if rank >= best - PRIOR_WINDOW:
+                words = tuple(automaton.words(list(path.tokens)))
+                if words not in by_words or rank > by_words[words][0]:
+                    by_words[words] = (rank, path)
+        close = list(by_words)
         if len(close) < 2 or (meaning is not None and len({meaning(w) for w in close}) < 2):
             return top
         priors = self.silence_priors(automaton.language, close)
         weight = self.prior_weight
         scores = [
-            rank(by_words[w]) - weight * max(p, PRIOR_FLOOR)
+            by_words[w][0] - weight * max(p, PRIOR_FLOOR)
             for w, p in zip(close, priors, strict=True)
         ]
-        return by_words[close[scores.index(max(scores))]]
+        return by_words[close[scores.index(max(scores))]][1]
 
     def silence_priors(self, language: str, phrases: list[tuple[str, ...]]) -> list[float]:
         """Mean log-probability per token of each word sequence over silence, in one fixed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.asr.decoder import CrossAttention, WhisperRunner
 from models.asr.recognizer import Recognizer
 from models.eval.noise import pink_noise
 from models.eval.synth import Voice, synthesize
@@ -99,6 +100,20 @@ def test_free_reading_is_cut_where_it_starts_looping() -> None:
     assert plain.tokens == (5, 6) and plain.finished and plain.n_tokens == 3
 
 
+def forced(
+    runner: WhisperRunner, cross: CrossAttention, language: str, tokens: list[int]
+) -> list[float]:
+    """Each token's log-probability, teacher-forced one row at a time (the last one is
+    scored, not fed)."""
+    logprobs, past = runner._start(cross, language)
+    scores = []
+    for i, token in enumerate(tokens):
+        scores.append(float(logprobs[0, token]))
+        if i + 1 < len(tokens):
+            logprobs, past = runner._step(np.array([[token]], np.int64), past, cross)
+    return scores
+
+
 def test_an_unlikely_ending_costs_a_path_in_proportion_to_how_unlikely() -> None:
     """Ranking of finished paths: the plain mean while the end-of-text token is likelier
     than -ENDING_SLACK, then ENDING_WEIGHT nats per nat below it, spread over the tokens."""
@@ -157,10 +172,7 @@ def test_a_path_that_ends_before_the_speech_does_ends_on_an_unlikely_token(
     cross = runner.encode(speech, 1.0, 4.0, "en")
 
     def ending(tokens: list[int]) -> float:
-        logprobs, past = runner._start(cross, "en")
-        for token in tokens:
-            logprobs, past = runner._step(np.array([[token]], np.int64), past, cross)
-        return float(logprobs[0, tokenizer.eot])
+        return forced(runner, cross, "en", [*tokens, tokenizer.eot])[-1]
 
     for text in (short, short + "."):
         assert ending(tokenizer.encode(" " + text)) < -ENDING_SLACK - 1.0, text
@@ -192,13 +204,7 @@ def test_silence_scores_share_prefixes_and_match_one_phrase_at_a_time(
     silence = runner._silence_for("en")  # encoded by the call above, kept as float16
 
     def alone(tokens: tuple[int, ...]) -> float:
-        logprobs, past = runner._start(silence, "en")
-        total = 0.0
-        for token in tokens:
-            total += float(logprobs[0, token])
-            if token != tokenizer.eot:
-                logprobs, past = runner._step(np.array([[token]], np.int64), past, silence)
-        return total
+        return sum(forced(runner, silence, "en", list(tokens)))
 
     for tokens, total in zip(spelled, batched, strict=True):
         assert total == pytest.approx(alone(tokens), abs=0.25 * len(tokens))

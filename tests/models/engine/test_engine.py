@@ -86,7 +86,7 @@ def test_requests_are_understood_end_to_end(
 
 
 def test_finalists_that_mean_the_same_share_one_meaning(engines: dict[str, Engine]) -> None:
-    """What the recogniser merges before scoring finalists over silence: the same request
+    """What the recogniser compares before scoring finalists over silence: the same request
     spelled two ways the domain allows has one meaning; another hour, another meaning."""
     meaning = engines["salon_en"].meaning(NOW)
     haircut, hair_cut, four = (
