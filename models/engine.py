@@ -288,13 +288,16 @@ class Session:
             result = understood
         else:
             reused = False
-            searches = (recognizer.retry_beam,) if spec is not None else None
+            # the retry chooses among the pause's narrow paths and its own, as the one-shot
+            # `Engine.recognize` does (it alone let out-of-domain speech through as "what
+            # can you do" at 9 dB, docs/speech.md, "Wide retry")
             transcript = recognizer.transcribe(
                 audio,
                 self.automaton,
                 self.endpointer.voiced_seconds,
-                searches=searches,
+                searches=(recognizer.retry_beam,) if spec is not None else None,
                 meaning=self.engine.meaning(),
+                earlier=spec.transcript.finished if spec is not None else (),
             )
             result = self.engine._understand(transcript, None, t0)
         timings = dict(result.timings)

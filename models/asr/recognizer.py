@@ -75,6 +75,9 @@ class Transcript:
     logprob: float
     free_text: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # the finished paths of its searches: a later retry on the same audio chooses among
+    # these and its own, as one call with both searches would
+    finished: tuple[Hypothesis, ...] = ()
 
     @property
     def text(self) -> str:
@@ -248,10 +251,14 @@ class Recognizer:
         *,
         searches: tuple[int, ...] | None = None,
         meaning: Callable[[tuple[str, ...]], Hashable] | None = None,
+        earlier: tuple[Hypothesis, ...] = (),
     ) -> Transcript:
         """``speech_seconds``: voiced time from a VAD when known (else an energy estimate).
         ``searches``: the beam widths to try in turn until one finds an acceptable path
-        (default: the narrow beam, then the wide retry). ``meaning``: see ``choose``."""
+        (default: the narrow beam, then the wide retry). ``meaning``: see ``choose``.
+        ``earlier``: the finished paths of searches already run on this audio
+        (``Transcript.finished``, e.g. a streaming session's narrow search at the pause):
+        the choice is among those and this call's, as if one call had run them all."""
         audio = np.asarray(audio, np.float32)
         if audio.size < MIN_AUDIO_SECONDS * SAMPLE_RATE:
             return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms={"encode": 0.0})
@@ -265,7 +272,7 @@ class Recognizer:
         threshold = self.threshold(automaton.language)
         best, free = None, None
         max_tokens = token_budget(seconds)
-        finished: list[Hypothesis] = []
+        finished: list[Hypothesis] = list(earlier)
         for beam in self.search_widths(seconds, searches):
             # a narrow beam first; a wide one only when that finds nothing acceptable: in
             # long Turkish requests the right path can fall out of 8 beams mid-sentence
@@ -292,7 +299,9 @@ class Recognizer:
         t2 = time.perf_counter()
         timings = {"encode": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000}
         if best is None or free is None:
-            return Transcript(None, 0.0, -math.inf, -math.inf, timings_ms=timings)
+            return Transcript(
+                None, 0.0, -math.inf, -math.inf, timings_ms=timings, finished=tuple(finished)
+            )
         margin = best.mean_logprob - free.mean_logprob
         confidence = confidence_from_margin(margin, threshold)
         words = tuple(automaton.words(list(best.tokens)))
@@ -305,4 +314,5 @@ class Recognizer:
             best.logprob,
             free_text=free_text,
             timings_ms=timings,
+            finished=tuple(finished),
         )

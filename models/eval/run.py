@@ -7,6 +7,11 @@ normalised slots given the fixed reference time), spoken by a voice of
 SNR, and recognised through :meth:`models.engine.Engine.recognize` on one thread. A command
 counts only when the intent and every slot are right. Out-of-domain sentences measure false
 accepts; their margins and the in-domain ones calibrate the rejection threshold.
+
+``--streamed`` also feeds the same audio, in 32 ms PCM16 chunks, through a
+:class:`models.engine.Session` as the hub does (voice activity, a decode at each pause, the
+confident end after 250 ms of silence, the device's end of stream after the last chunk), in
+rows of their own ("arma, streamed").
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Istanbul
 SNRS: tuple[float | None, ...] = (None, 24.0, 18.0, 12.0, 9.0, 6.0)  # None = clean
 QUICK_SNRS: tuple[float | None, ...] = (None, 9.0)
 DOMAINS = ("salon", "shop", "calibration")
+CHUNK_BYTES = 1024  # 32 ms of PCM16, as the devices send it
 # the answers a dialogue waits for after "do you confirm?" (hub.voice.dialogue)
 ANSWERS = ("Yes", "No", "Cancel", "Help", "Repeat")
 OUT_OF_DOMAIN = {
@@ -83,6 +89,7 @@ class Outcome:
     margin: float
     elapsed_ms: float
     audio_s: float
+    ended: str = ""  # streamed rows: why the session ended ("confident", "stream_end", ...)
 
 
 def _pad(audio: np.ndarray, seconds: float = 0.3) -> np.ndarray:
@@ -171,6 +178,7 @@ def evaluate(
     peer: bool,
     peer_budget_s: float,
     seed: int,
+    streamed: bool = False,
 ) -> list[Outcome]:
     from models.asr.recognizer import Recognizer
     from models.engine import Engine
@@ -198,6 +206,9 @@ def evaluate(
             suffix = ", neural voice" if u.neural else ""
             scored = _ours("arma" + suffix, engines[u.domain], u, audio, label)
             outcomes.append(scored)
+            if streamed:
+                hub = _streamed("arma, streamed" + suffix, engines[u.domain], u, audio, label)
+                outcomes.append(hub)
             if not u.neural and (u.intent is None or u.intent in ANSWERS):
                 # the same answer turns decoded as the hub decodes them while it waits
                 # for a confirmation, next to the whole-domain result on the same audio
@@ -250,6 +261,37 @@ def _ours(
     )
 
 
+def _streamed(system: str, engine: Any, u: Utterance, audio: np.ndarray, snr: str) -> Outcome:
+    """The audio through a streaming session as the hub feeds it, as fast as it goes (the
+    endpointer counts chunks, not the wall clock); the stream's end after the last chunk."""
+    from models.asr.audio import float_to_pcm16
+    from models.vad import EndpointKind
+
+    pcm = float_to_pcm16(audio)
+    session = engine.new_session()
+    t0 = time.perf_counter()
+    event = None
+    for offset in range(0, len(pcm), CHUNK_BYTES):
+        event = session.feed(pcm[offset : offset + CHUNK_BYTES])
+        if event is not None and event.kind is not EndpointKind.SPEECH_STARTED:
+            break
+        event = None
+    if event is None:
+        event = session.finish()
+    result = event.result
+    return _score(
+        system,
+        u,
+        snr=snr,
+        text=result.text if result else "",
+        intent=result.intent if result else None,
+        slots=result.slots if result else {},
+        margin=result.margin if result else float("nan"),
+        elapsed=(time.perf_counter() - t0) * 1000,
+        ended=event.reason,
+    )
+
+
 def _score(
     system: str,
     u: Utterance,
@@ -260,6 +302,7 @@ def _score(
     slots: dict[str, str],
     margin: float,
     elapsed: float,
+    ended: str = "",
 ) -> Outcome:
     slots_ok = slots == u.slots
     correct = intent == u.intent and (u.intent is None or slots_ok)
@@ -278,6 +321,7 @@ def _score(
         margin,
         elapsed,
         u.audio.size / 16000,
+        ended,
     )
 
 
@@ -324,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domains", default=",".join(DOMAINS), help="comma list (no language)")
     parser.add_argument("--languages", default="tr,en")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--snrs", help="comma list of SNRs in dB, 'clean' for none (default: all six)"
+    )
+    parser.add_argument(
+        "--streamed", action="store_true", help="also through a streaming session, as the hub"
+    )
     parser.add_argument("--out", type=Path, default=Path("eval-out"))
     parser.add_argument(
         "--update-manifest", action="store_true", help="record the figures in models/manifest.json"
@@ -332,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     n = args.n or (4 if args.quick else 20)
     snrs = QUICK_SNRS if args.quick else SNRS
+    if args.snrs:
+        snrs = tuple(None if v == "clean" else float(v) for v in args.snrs.split(","))
     names = [f"{d}_{lang}" for d in args.domains.split(",") for lang in args.languages.split(",")]
     t0 = time.perf_counter()
     utterances, compiled = build_set(names, n, args.seed, neural=not args.no_neural)
@@ -343,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         peer=not args.no_peer,
         peer_budget_s=args.peer_budget,
         seed=args.seed,
+        streamed=args.streamed,
     )
     summary = summarise(outcomes)
     summary["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

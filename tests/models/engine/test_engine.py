@@ -8,12 +8,14 @@ Expected slots are written by hand from the request and the fixed reference time
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
 
 from models.asr.audio import float_to_pcm16, loud_frames
-from models.asr.recognizer import Recognizer
+from models.asr.decoder import Hypothesis
+from models.asr.recognizer import Recognizer, Transcript
 from models.domain import compile_domain, load_domain
 from models.domain.loader import DOMAINS_DIR
 from models.engine import EndpointEvent, Engine
@@ -190,6 +192,65 @@ def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
     # ~6 s: the key/value budget allows a retry, but not all 32 paths
     assert narrow < widths[-1] < wide and set(widths[:-1]) == {narrow}
     assert widths[-1] * budgets[-1] <= (recognizer.retry_path_tokens or 0)
+
+
+def test_a_retry_in_a_second_call_chooses_as_one_call_would(engines: dict[str, Engine]) -> None:
+    """The hub's session runs the narrow search at the pause and the wide retry at the
+    endpoint, in two calls; `Engine.recognize` (and the evaluation) runs both in one. Given
+    the first call's finished paths, the second must choose exactly as the single call does;
+    without them it chooses among the wide search's paths alone, which let out-of-domain
+    speech through at 9 dB on the tuning draw."""
+    engine = engines["salon_tr"]
+    recognizer = engine.recognizer
+    ood = _trim(synthesize("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR))
+    audio = np.concatenate([np.zeros(4800, np.float32), ood, np.zeros(1600, np.float32)])
+    meaning = engine.meaning(NOW)
+    one = recognizer.transcribe(audio, engine.automaton, meaning=meaning)
+    narrow = recognizer.transcribe(
+        audio, engine.automaton, searches=(recognizer.beam,), meaning=meaning
+    )
+    assert not narrow.recognised and narrow.finished  # so the single call ran the retry too
+    two = recognizer.transcribe(
+        audio,
+        engine.automaton,
+        searches=(recognizer.retry_beam,),
+        meaning=meaning,
+        earlier=narrow.finished,
+    )
+    assert two.finished[: len(narrow.finished)] == narrow.finished
+    assert len(two.finished) > len(narrow.finished)
+    assert (two.words, two.margin, two.logprob, two.free_text) == (
+        one.words,
+        one.margin,
+        one.logprob,
+        one.free_text,
+    )
+    assert two.finished == one.finished
+
+
+def test_the_session_retry_is_given_the_pause_s_paths(
+    engines: dict[str, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = engines["salon_tr"]
+    recognizer = engine.recognizer
+    calls: list[tuple[tuple[int, ...] | None, Transcript, tuple[Hypothesis, ...]]] = []
+    transcribe = recognizer.transcribe
+
+    def recording(*args: object, **kwargs: Any) -> Transcript:
+        out = transcribe(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append((kwargs.get("searches"), out, kwargs.get("earlier", ())))
+        return out
+
+    monkeypatch.setattr(recognizer, "transcribe", recording)
+    ood = _trim(synthesize("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR))
+    lead, tail = np.zeros(8000, np.float32), np.zeros(16000, np.float32)
+    _, event = _end_of(engine, np.concatenate([lead, ood, tail]))
+    assert event.result is not None and event.result.intent is None
+    *pauses, (searches, final, earlier) = calls
+    assert searches == (recognizer.retry_beam,)
+    last_pause = pauses[-1][1]  # the speculative decode of the pause that ended it
+    assert earlier == last_pause.finished and earlier
+    assert final.finished[: len(earlier)] == earlier
 
 
 def test_the_longest_utterance_gets_no_wide_retry(
