@@ -22,9 +22,11 @@ For ~5 s synthetic requests (Turkish espeak-ng, English flite) it prints:
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -93,9 +95,20 @@ def trim_silence(audio: np.ndarray, floor_db: float = 35.0) -> np.ndarray:
     return audio[loud[0] * 320 : (loud[-1] + 1) * 320]
 
 
-def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, bool, str]:
-    """(ms from end of speech to result, ms from the ending chunk to result, speculative
-    result reused, why the utterance ended)."""
+@dataclass(frozen=True)
+class Streamed:
+    after_speech_ms: float  # from where the voice stops to the result
+    after_endpoint_ms: float  # from the chunk that ended the utterance to the result
+    reused: bool  # the pause's speculative result was the answer
+    reason: str  # why the utterance ended
+    silence_heard_ms: float  # where the VAD's silence began, after the voice stopped
+    decode_ms: float  # encoder + search of the result's decode
+
+
+def stream_real_time(engine: Engine, speech: np.ndarray) -> Streamed:
+    """One request streamed in real time. The result can come no sooner than the later
+    of (the VAD hearing the silence + the decode) and (the VAD hearing the silence + the
+    confident end's 250 ms): the last two fields say which bound it met."""
     lead = np.zeros(8000, np.float32)
     audio = np.concatenate([lead, speech, np.zeros(24000, np.float32)])
     pcm = float_to_pcm16(audio)
@@ -111,8 +124,17 @@ def stream_real_time(engine: Engine, speech: np.ndarray) -> tuple[float, float, 
         event = session.feed(pcm[offset : offset + chunk])
         if event is not None and event.kind is EndpointKind.UTTERANCE_ENDED:
             now = time.perf_counter() - start
-            reused = bool(event.result and event.result.timings.get("speculative_reused"))
-            return (now - speech_end) * 1000, (now - t_audio) * 1000, reused, event.reason
+            timings = event.result.timings if event.result else {}
+            pause = session.endpointer.pause_start
+            heard = math.nan if pause is None else pause * chunk / 32000 - speech_end
+            return Streamed(
+                (now - speech_end) * 1000,
+                (now - t_audio) * 1000,
+                bool(timings.get("speculative_reused")),
+                event.reason,
+                heard * 1000,
+                timings.get("encode", math.nan) + timings.get("decode", math.nan),
+            )
     raise RuntimeError("no endpoint")
 
 
@@ -142,17 +164,21 @@ def main() -> None:
         engine.recognize(audios[0])  # warm-up
         compute, ok = [], 0
         after_speech, after_endpoint, reused, reasons = [], [], 0, Counter[str]()
+        heard: list[float] = []
+        decodes: list[float] = []
         for _ in range(args.runs):
             for audio in audios:
                 t0 = time.perf_counter()
                 result = engine.recognize(audio)
                 compute.append((time.perf_counter() - t0) * 1000)
                 ok += result.intent is not None
-                s, e, r, why = stream_real_time(engine, audio)
-                after_speech.append(s)
-                after_endpoint.append(e)
-                reused += r
-                reasons[why] += 1
+                streamed = stream_real_time(engine, audio)
+                after_speech.append(streamed.after_speech_ms)
+                after_endpoint.append(streamed.after_endpoint_ms)
+                heard.append(streamed.silence_heard_ms)
+                decodes.append(streamed.decode_ms)
+                reused += streamed.reused
+                reasons[streamed.reason] += 1
         n = len(compute)
         q = lambda v: statistics.quantiles(v, n=20)  # noqa: E731
         print(
@@ -170,6 +196,12 @@ def main() -> None:
             f"{statistics.median(after_endpoint):.0f} ms (p95 {q(after_endpoint)[18]:.0f}); "
             f"speculative result reused {reused}/{n}; ended by "
             + ", ".join(f"{k} {v}/{n}" for k, v in sorted(reasons.items()))
+        )
+        print(
+            f"  the VAD heard the silence begin p50 {statistics.median(heard):.0f} ms after the "
+            f"voice stopped (p95 {q(heard)[18]:.0f}); the result's decode (encoder + search) "
+            f"took p50 {statistics.median(decodes):.0f} ms (p95 {q(decodes)[18]:.0f}); "
+            f"a confident end needs {engine.endpoint.confident_end_ms or 0:.0f} ms of silence"
         )
         for text in REJECTED[name]:
             rejected = synthesize(text, voice)[: int(MAX_SECONDS * 16000)]
