@@ -289,8 +289,7 @@ class Session:
         else:
             reused = False
             # the retry chooses among the pause's narrow paths and its own, as the one-shot
-            # `Engine.recognize` does (it alone let out-of-domain speech through as "what
-            # can you do" at 9 dB, docs/speech.md, "Wide retry")
+            # `Engine.recognize` and the evaluation do (docs/speech.md, "Endpointing")
             transcript = recognizer.transcribe(
                 audio,
                 self.automaton,

@@ -270,13 +270,11 @@ def _streamed(system: str, engine: Any, u: Utterance, audio: np.ndarray, snr: st
     pcm = float_to_pcm16(audio)
     session = engine.new_session()
     t0 = time.perf_counter()
-    event = None
     for offset in range(0, len(pcm), CHUNK_BYTES):
         event = session.feed(pcm[offset : offset + CHUNK_BYTES])
         if event is not None and event.kind is not EndpointKind.SPEECH_STARTED:
             break
-        event = None
-    if event is None:
+    else:
         event = session.finish()
     result = event.result
     return _score(

@@ -197,9 +197,9 @@ def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
 def test_a_retry_in_a_second_call_chooses_as_one_call_would(engines: dict[str, Engine]) -> None:
     """The hub's session runs the narrow search at the pause and the wide retry at the
     endpoint, in two calls; `Engine.recognize` (and the evaluation) runs both in one. Given
-    the first call's finished paths, the second must choose exactly as the single call does;
-    without them it chooses among the wide search's paths alone, which let out-of-domain
-    speech through at 9 dB on the tuning draw."""
+    the first call's finished paths, the second must choose exactly as the single call does
+    (without them it chose among the wide search's paths alone: a rule the evaluation never
+    calibrated)."""
     engine = engines["salon_tr"]
     recognizer = engine.recognizer
     ood = _trim(synthesize("bugün hava çok güzel, parka gidelim mi", ESPEAK_TR))
