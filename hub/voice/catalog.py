@@ -141,11 +141,14 @@ class LocalCatalog:
             self._held_stock[offering.id] += quantity
             return True
 
-    def slot_problem(self, offering: Offering, start: datetime) -> str | None:
-        """None when `start` can be booked, else why not: closed, past, full."""
-        zone = ZoneInfo(self.timezone)
-        local = start.astimezone(zone)
-        if start < datetime.now(zone):
+    def slot_problem(self, offering: Offering, start: datetime, now: datetime) -> str | None:
+        """None when `start` can be booked at time `now`, else why not: past, closed, full.
+
+        `now` is the dialogue's clock (the hub's, or a test's), never read here: a slot
+        judged against another clock than the one that resolved "yarın" can be "past".
+        """
+        local = start.astimezone(ZoneInfo(self.timezone))
+        if start < now:
             return "past"
         if self.opening_hours:
             day = self.opening_hours.get(_DAYS[local.weekday()], [])

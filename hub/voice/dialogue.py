@@ -110,26 +110,26 @@ class Dialogue:
         if self.phase is Phase.FILLING and self._pending is not None:
             filled = self._fill_from(self._pending, u, text, now)
             if filled:
-                return self._advance(self._pending)
+                return self._advance(self._pending, now)
         if u.intent is None or u.intent in DIALOGUE_INTENTS:
             return self._not_understood()
         self.failures = 0
-        return self._start(u)
+        return self._start(u, now)
 
     def on_timeout(self) -> Turn:
         self._reset()
         return self._turn(self._say("timeout"), done=True, outcome="abandoned")
 
     # -- flow --------------------------------------------------------------------------------
-    def _start(self, u: Understanding) -> Turn:
+    def _start(self, u: Understanding, now: datetime) -> Turn:
         assert u.intent is not None
         if u.intent in REPORT_INTENTS or u.intent == "FinishReport":
             return self._on_report(u)
         pending = _Pending(u.intent, dict(u.slots))
         self._pending = pending
-        return self._advance(pending)
+        return self._advance(pending, now)
 
-    def _advance(self, p: _Pending) -> Turn:
+    def _advance(self, p: _Pending, now: datetime) -> Turn:
         missing = self._missing(p)
         if missing:
             self.phase = Phase.FILLING
@@ -139,7 +139,7 @@ class Dialogue:
         if p.intent == "OrderProduct":
             return self._confirm_order(p)
         if p.intent == "BookAppointment":
-            return self._confirm_booking(p)
+            return self._confirm_booking(p, now)
         self._reset()
         return self._turn(self._answer(p), done=True, outcome="handled")
 
@@ -179,18 +179,18 @@ class Dialogue:
         )
         return self._turn(text, done=False, outcome="clarified")
 
-    def _confirm_booking(self, p: _Pending) -> Turn:
+    def _confirm_booking(self, p: _Pending, now: datetime) -> Turn:
         offering = self._offering(p.slots)
         if offering is None or self.catalog is None:
             return self._fail_action("unknown_offering")
         if "-" in p.slots["time"]:  # a window ("öğleden sonra"): ask for the hour itself
             p.slots.pop("time")
-            return self._advance(p)
+            return self._advance(p, now)
         zone = ZoneInfo(self.catalog.timezone)
         day = date.fromisoformat(p.slots["date"])
         hour, minute = (int(x) for x in p.slots["time"].split(":")[:2])
         start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
-        problem = self.catalog.slot_problem(offering, start)
+        problem = self.catalog.slot_problem(offering, start, now)
         if problem is not None:
             p.slots.pop("time", None)  # ask for another time, keep the rest
             self.phase = Phase.FILLING

@@ -99,6 +99,21 @@ def test_closed_hours_ask_for_another_time_then_the_last_place_goes_once(
     assert t.reply.startswith("O saat dolu") and not t.events
 
 
+def test_an_hour_already_gone_today_asks_for_another_and_keeps_the_rest(
+    catalog: LocalCatalog,
+) -> None:
+    """Past is judged on the dialogue's clock: NOW is 10:00, so 09:00 today has gone, whatever
+    the machine's own clock says (a run on 2026-11-25 once failed when the catalog read it)."""
+    d = Dialogue(compiled_domain("salon_tr"), catalog)
+    t = say(d, "bugün sabah dokuzda saç kesimi için randevu almak istiyorum")
+    assert t.reply.startswith("Bu saat geçti") and d.expecting == "time" and not t.events
+    t = say(d, "saat üçte")  # the service and the day are kept
+    assert "Onaylıyor musunuz" in t.reply and "15:00" in t.reply
+    (event,) = say(d, "evet").events
+    assert isinstance(event, AppointmentRequested)
+    assert event.start == datetime(2026, 11, 24, 15, 0, tzinfo=IST)
+
+
 def test_two_failures_end_with_a_polite_fallback(catalog: LocalCatalog) -> None:
     d = Dialogue(compiled_domain("salon_tr"), catalog)
     t = say(d, "bugün hava çok güzel değil mi")
