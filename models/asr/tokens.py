@@ -31,6 +31,18 @@ WRITTEN_FORMS = {"en": {"am": ("a.m.", "AM"), "pm": ("p.m.", "PM")}}
 NUMERAL_COST = 2.0
 _DOTTED = re.compile(r"\b([ap])\.m\.", re.IGNORECASE)
 LANGUAGES = ("tr", "en")
+# Serial numbers: Whisper writes spelled letters and digits run together in capitals
+# ("serial no DGC6771", "W642"), where the graph has one word per letter or number ("d g c
+# six seven seven one"). Wherever the graph can say at least MIN_RUN_LETTERS different
+# letters, a run of capitals and digits may stand for them, read back one word per
+# character (docs/speech.md, "Serial numbers").
+# English only: Turkish letter names are written as syllables ("Fe", "Ce"), so a capital
+# run is ambiguous there ("FEME17": F E M E, or F M?); measured, it gained and lost a
+# Turkish serial each on the two draws tried.
+RUN_LANGUAGES = ("en",)
+RUN_PIECE = re.compile(r"[A-ZÇĞİÖŞÜ0-9]+")
+MIN_RUN_LETTERS = 20
+MAX_RUN_CHARACTERS = 12
 
 
 class WordGraphLike(Protocol):
@@ -99,6 +111,16 @@ class WhisperTokenizer:
         return pieces
 
     @cached_property
+    def run_pieces(self) -> dict[int, str]:
+        """Tokens that can be part of a serial run ("DG", " W", "67"), with their text."""
+        pieces = {}
+        for ident in range(self.eot):
+            text = str(self.tokenizer.decode([ident]))
+            if RUN_PIECE.fullmatch(text.removeprefix(" ")):
+                pieces[ident] = text
+        return pieces
+
+    @cached_property
     def numeral_starts(self) -> np.ndarray:
         """The numeral pieces that start a written number: a space, then a digit (" 2")."""
         pieces = self.numeral_pieces.items()
@@ -129,6 +151,17 @@ def lower(text: str, language: str) -> str:
     return unicodedata.normalize("NFC", text.lower())
 
 
+def run_words(language: str) -> dict[str, str]:
+    """Each character of a serial run -> the graph word it stands for: a capital -> the
+    letter's spoken name ("C" -> "c", Turkish "ce"), a digit -> the number ("6" -> "six")."""
+    from models.normalize.measures import LETTERS
+    from models.normalize.numbers import number_words
+
+    named = {capital: name for name, capital in LETTERS.get(language, LETTERS["en"]).items()}
+    named.update({str(d): number_words(d, language)[0] for d in range(10)})
+    return named
+
+
 class TokenAutomaton:
     """Lazy DFA over token ids built from a word graph; state 0 is the start.
 
@@ -138,6 +171,10 @@ class TokenAutomaton:
     every graph state that one of its readings leads to from ``s``. :meth:`words` reads the
     numeral back as those words. Off by default (``written_numbers=False``: spelled-out
     words only): measured, it fixed as many commands as it cost (docs/speech.md).
+
+    Where the graph can say most letters (a serial number goes on), English letters and
+    digits may also be written run together in capitals ("DGC6771"): run nodes ("r", s,
+    characters, graph states they reach), each character read as one graph word. On.
     """
 
     def __init__(
@@ -167,6 +204,16 @@ class TokenAutomaton:
         # not as the first word: there digits crowd the widest beam of the search, and a
         # request rarely opens with a number
         self._numeral_states.discard(graph.start)
+        # graph states where a serial may go on: a run of capitals and digits may start
+        self._run_words = run_words(language)
+        letters = {w for c, w in self._run_words.items() if not c.isdigit()}
+        self._run_states = {
+            s
+            for s, words in self._arcs.items()
+            if language in RUN_LANGUAGES and len(letters & words.keys()) >= MIN_RUN_LETTERS
+        }
+        self._run_tables: dict[tuple[frozenset[int], int, bool], dict[int, Any]] = {}
+        self._run_moves: dict[tuple[frozenset[int], str], frozenset[int]] = {}
         self._numeral_edges: dict[object, dict[int, set[object]]] = {}
         self._closures: dict[object, frozenset[object]] = {}
         self._final_nodes: set[object] = {("g", s) for s in graph.finals}
@@ -203,31 +250,79 @@ class TokenAutomaton:
                 node = child
 
     def _out(self, node: Any) -> dict[int, set[object]]:
-        """The NFA's token edges from ``node`` (numeral edges made on first use)."""
+        """The NFA's token edges from ``node`` (numeral and serial-run edges made on first
+        use)."""
         edges = self._edges.get(node, {})
-        if not self._numeral_states:
+        if not self._numeral_states and not self._run_states:
             return edges
         made = self._numeral_edges.get(node)
         if made is not None:
             return made
         kind, state = node[0], node[1]
-        pieces = self.tokenizer.numeral_pieces
         if kind == "n":
             text = str(node[2])
             made = {}
-            for token, piece in pieces.items():
+            for token, piece in self.tokenizer.numeral_pieces.items():
                 grown = text + piece
                 if not piece.startswith(" ") and self._may_take(state, grown):
                     made[token] = {("n", state, grown)}
-        elif kind in ("g", "p") and state in self._numeral_states:
+        elif kind == "r":
+            text, ends = str(node[2]), node[3]
+            room = MAX_RUN_CHARACTERS - len(text)
+            made = {
+                token: {("r", state, text + body, after)}
+                for token, (body, after) in self._run_next(ends, room, spaced=False).items()
+            }
+        elif kind in ("g", "p") and state in self._numeral_states | self._run_states:
             made = {token: set(targets) for token, targets in edges.items()}
-            for token, piece in pieces.items():
-                if piece.startswith(" ") and self._may_take(state, piece[1:]):
-                    made.setdefault(token, set()).add(("n", state, piece[1:]))
+            if state in self._numeral_states:
+                for token, piece in self.tokenizer.numeral_pieces.items():
+                    if piece.startswith(" ") and self._may_take(state, piece[1:]):
+                        made.setdefault(token, set()).add(("n", state, piece[1:]))
+            if state in self._run_states:
+                starts = self._run_next(frozenset({state}), MAX_RUN_CHARACTERS, spaced=True)
+                for token, (body, after) in starts.items():
+                    made.setdefault(token, set()).add(("r", state, body, after))
         else:
             made = edges
         self._numeral_edges[node] = made
         return made
+
+    def _run_next(
+        self, ends: frozenset[int], room: int, *, spaced: bool
+    ) -> dict[int, tuple[str, frozenset[int]]]:
+        """The tokens that may write the next characters of a serial run whose characters
+        so far lead to graph states ``ends``, with at most ``room`` characters left: token
+        -> (its characters, the graph states they lead to). ``spaced``: tokens with a
+        leading space (a run's start), else without (its continuation). Cached by
+        (ends, room, spaced): every run through the same states shares one table."""
+        key = (ends, room, spaced)
+        found = self._run_tables.get(key)
+        if found is None:
+            found = {}
+            for token, piece in self.tokenizer.run_pieces.items():
+                if piece.startswith(" ") != spaced or len(piece) - spaced > room:
+                    continue
+                body = piece[1:] if spaced else piece
+                current = ends
+                for character in body:
+                    current = self._run_step(current, character)
+                    if not current:
+                        break
+                if current:
+                    found[token] = (body, current)
+            self._run_tables[key] = found
+        return found
+
+    def _run_step(self, states: frozenset[int], character: str) -> frozenset[int]:
+        """Graph states reached from ``states`` by the word ``character`` stands for."""
+        key = (states, character)
+        found = self._run_moves.get(key)
+        if found is None:
+            word = self._run_words.get(character)
+            found = frozenset(d for s in states for d in self._arcs.get(s, {}).get(word or "", ()))
+            self._run_moves[key] = found
+        return found
 
     def _may_take(self, state: int, text: str) -> bool:
         """A numeral may grow to ``text`` from graph state ``state``: short and unfinished,
@@ -238,10 +333,13 @@ class TokenAutomaton:
         return numerals.may_grow(text) or bool(self._readings_to(("n", state, text)))
 
     def _readings_to(self, node: object) -> list[tuple[tuple[str, ...], int]]:
-        """For a numeral node: (reading, graph state it leads to) for every reading of its
-        text that the graph can say from where the numeral started."""
-        if not (isinstance(node, tuple) and node[0] == "n"):
+        """For a numeral or serial-run node: (reading, graph state it leads to) for every
+        reading of its text that the graph can say from where it started."""
+        if not (isinstance(node, tuple) and node[0] in ("n", "r")):
             return []
+        if node[0] == "r":  # ("r", state, characters, the graph states they lead to)
+            reading = tuple(self._run_words[c] for c in str(node[2]))
+            return [(reading, end) for end in sorted(node[3])]
         _, state, text = node
         found = []
         for reading in numerals.readings(str(text), self.language):
@@ -313,7 +411,8 @@ class TokenAutomaton:
                 nodes.update(self._out(node).get(token, ()))
             if not nodes:
                 raise KeyError(f"token {token} not allowed in state {state}")
-            frozen = self._closure(nodes) if self._numeral_states else frozenset(nodes)
+            written = self._numeral_states or self._run_states
+            frozen = self._closure(nodes) if written else frozenset(nodes)
             found = self._index.get(frozen)
             if found is None:
                 found = len(self._states)
@@ -333,7 +432,9 @@ class TokenAutomaton:
     def words(self, tokens: list[int]) -> list[str]:
         """The graph words a constrained token sequence spells (punctuation dropped; a
         written number read as the words the graph has at its place)."""
-        if not self._numeral_states or not any(t in self.tokenizer.numeral_pieces for t in tokens):
+        numeral = self.tokenizer.numeral_pieces if self._numeral_states else {}
+        run = self.tokenizer.run_pieces if self._run_states else {}
+        if not any(t in numeral or t in run for t in tokens):
             return self._spelled(tokens)
         # walk the NFA with back-pointers: node -> (previous node, token or reading)
         layers: list[dict[object, Any]] = []
@@ -364,7 +465,7 @@ class TokenAutomaton:
             if isinstance(via, tuple):  # a numeral ends: its reading
                 words += self._spelled(spelled) + list(via)
                 spelled = []
-            elif not (isinstance(target, tuple) and target[0] == "n"):
+            elif not (isinstance(target, tuple) and target[0] in ("n", "r")):
                 spelled.append(via)
         return words + self._spelled(spelled)
 

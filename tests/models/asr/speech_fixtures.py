@@ -10,6 +10,7 @@ import pytest
 
 from models.asr.build import BuiltModel, ensure_built
 from models.asr.recognizer import Recognizer
+from models.asr.tokens import TokenAutomaton
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,13 @@ def built_model() -> BuiltModel:
 @pytest.fixture(scope="session")
 def recognizer(built_model: BuiltModel) -> Iterator[Recognizer]:
     yield Recognizer(built_model, threads=1)
+
+
+def walk(auto: TokenAutomaton, text: str) -> int | None:
+    """The automaton's state after ``text``'s tokens, or None where a token is not allowed."""
+    state = 0
+    for token in auto.tokenizer.encode(text):
+        if token not in set(auto.allowed(state).tolist()):
+            return None
+        state = auto.step(state, token)
+    return state

@@ -12,7 +12,7 @@ from models.asr.tokens import TokenAutomaton, WhisperTokenizer
 from models.domain import compile_domain, load_domain
 from models.domain.loader import DOMAINS_DIR
 from models.eval.run import NOW
-from tests.models.asr.speech_fixtures import phrase_graph
+from tests.models.asr.speech_fixtures import phrase_graph, walk
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +71,6 @@ def test_turkish_has_no_written_numbers_yet() -> None:
     assert readings("15", "tr") == []
 
 
-def _walk(auto: TokenAutomaton, text: str) -> int | None:
-    """The state after ``text``, or None where a token is not allowed."""
-    state = 0
-    for token in auto.tokenizer.encode(text):
-        if token not in set(auto.allowed(state).tolist()):
-            return None
-        state = auto.step(state, token)
-    return state
-
-
 def test_digits_are_allowed_where_the_graph_says_a_number_and_read_back(
     tokenizer: WhisperTokenizer,
 ) -> None:
@@ -96,14 +86,14 @@ def test_digits_are_allowed_where_the_graph_says_a_number_and_read_back(
         (" cancel at 10", "cancel at ten"),
         (" cancel at ten", "cancel at ten"),
     ]:
-        end = _walk(auto, text)
+        end = walk(auto, text)
         assert end is not None and auto.is_final(end), text
         assert auto.words(tokenizer.encode(text)) == words.split()
     # a number the graph cannot say, and digits where it says no number
-    unsaid = _walk(auto, " cancel at 2:50")
+    unsaid = walk(auto, " cancel at 2:50")
     assert unsaid is None or not auto.is_final(unsaid)
-    assert _walk(auto, " cancel 2") is None
-    assert _walk(auto, " cancel my 2") is None
+    assert walk(auto, " cancel 2") is None
+    assert walk(auto, " cancel my 2") is None
 
 
 def test_am_and_pm_may_be_written_with_dots(tokenizer: WhisperTokenizer) -> None:
@@ -116,7 +106,7 @@ def test_am_and_pm_may_be_written_with_dots(tokenizer: WhisperTokenizer) -> None
         (" at 5 a.m. please.", ["at", "five", "am", "please"]),
         (" at 5pm", ["at", "five", "pm"]),
     ]:
-        end = _walk(auto, text)
+        end = walk(auto, text)
         assert end is not None and auto.is_final(end), text
         assert auto.words(tokenizer.encode(text)) == words
 
@@ -161,8 +151,8 @@ def test_shapes_that_cannot_become_a_numeral_are_cut_at_once(text: str) -> None:
 
 def test_written_numbers_are_off_unless_asked_for(tokenizer: WhisperTokenizer) -> None:
     auto = TokenAutomaton(phrase_graph("cancel at ten"), tokenizer, "en")
-    assert _walk(auto, " cancel at 10") is None
-    assert _walk(auto, " cancel at ten") is not None
+    assert walk(auto, " cancel at 10") is None
+    assert walk(auto, " cancel at ten") is not None
 
 
 def test_a_salon_request_with_a_date_and_time_in_digits_reads_as_the_domain_words(
@@ -172,7 +162,7 @@ def test_a_salon_request_with_a_date_and_time_in_digits_reads_as_the_domain_word
     domain = compile_domain(load_domain(DOMAINS_DIR / "salon_en.yaml"))
     auto = TokenAutomaton(domain.word_graph, tokenizer, "en", written_numbers=True)
     text = " Do you have a free slot at quarter past 10 in the morning, January 29th?"
-    end = _walk(auto, text)
+    end = walk(auto, text)
     assert end is not None and auto.is_final(end)
     words = auto.words(tokenizer.encode(text))
     assert words[-8:] == ["past", "ten", "in", "the", "morning", "january", "twenty", "ninth"]
@@ -187,4 +177,4 @@ def test_the_fallback_twin_spells_numbers_only(tokenizer: WhisperTokenizer) -> N
     twin = auto.spelled_only()
     assert auto.writes_numbers and not twin.writes_numbers
     assert twin.spelled_only() is twin and auto.spelled_only() is twin
-    assert _walk(twin, " at 10") is None and _walk(auto, " at 10") is not None
+    assert walk(twin, " at 10") is None and walk(auto, " at 10") is not None
