@@ -283,7 +283,11 @@ class VoiceRuntime:
         compiled = {
             lang: compile_for_hub(path, catalog) for lang, path in self.config.domains.items()
         }
-        engines = {lang: Engine(c, recognizer=self._recognizer) for lang, c in compiled.items()}
+        # the engine reads "yarın" on the service's clock, the one the dialogue judges by
+        engines = {
+            lang: Engine(c, recognizer=self._recognizer, clock=self.service.clock)
+            for lang, c in compiled.items()
+        }
         for engine in engines.values():
             # the search Dialogue.listening_for asks for after "do you confirm?": built here
             # (a thread) rather than by the first such session on the event loop (~60 ms)

@@ -40,6 +40,10 @@ LANGUAGES = ("tr", "en")
 # run is ambiguous there ("FEME17": F E M E, or F M?); measured, it gained and lost a
 # Turkish serial each on the two draws tried.
 RUN_LANGUAGES = ("en",)
+# how a run's end is marked where a numeral's end carries its reading (``words`` spells the
+# run from its tokens: run nodes do not hold their characters, so runs through the same
+# graph states share one DFA state however many serials the hub has heard)
+RUN_READING = ("<run>",)
 RUN_PIECE = re.compile(r"[A-ZÇĞİÖŞÜ0-9]+")
 MIN_RUN_LETTERS = 20
 MAX_RUN_CHARACTERS = 12
@@ -140,9 +144,16 @@ _VOWEL_GROUPS = {"tr": re.compile("[aeıioöuüâîû]"), "en": re.compile("[aei
 
 
 def syllables(text: str, language: str) -> int:
-    """Rough syllable count (Turkish: vowels; English: vowel groups, at least one a word)."""
+    """Rough syllable count (Turkish: vowels; English: vowel groups, at least one a word; a
+    serial run, "DGC6771", at least one a character: each is said; "AM" stays a word)."""
     pattern = _VOWEL_GROUPS.get(language, _VOWEL_GROUPS["en"])
-    return sum(max(1, len(pattern.findall(w))) for w in lower(text, language).split())
+    count = 0
+    for word in text.split():
+        said = max(1, len(pattern.findall(lower(word, language))))
+        bare = word.strip(",.?!")
+        run = RUN_PIECE.fullmatch(bare) and (len(bare) > 2 or any(c.isdigit() for c in bare))
+        count += max(said, len(bare)) if run else said
+    return count
 
 
 def lower(text: str, language: str) -> str:
@@ -173,8 +184,8 @@ class TokenAutomaton:
     words only): measured, it fixed as many commands as it cost (docs/speech.md).
 
     Where the graph can say most letters (a serial number goes on), English letters and
-    digits may also be written run together in capitals ("DGC6771"): run nodes ("r", s,
-    characters, graph states they reach), each character read as one graph word. On.
+    digits may also be written run together in capitals ("DGC6771"): run nodes ("r", graph
+    states the characters reach, characters left), each character read as one graph word.
     """
 
     def __init__(
@@ -267,22 +278,22 @@ class TokenAutomaton:
                 if not piece.startswith(" ") and self._may_take(state, grown):
                     made[token] = {("n", state, grown)}
         elif kind == "r":
-            text, ends = str(node[2]), node[3]
-            room = MAX_RUN_CHARACTERS - len(text)
+            ends, room = node[1], node[2]
             made = {
-                token: {("r", state, text + body, after)}
+                token: {("r", after, room - len(body))}
                 for token, (body, after) in self._run_next(ends, room, spaced=False).items()
             }
         elif kind in ("g", "p") and state in self._numeral_states | self._run_states:
             made = {token: set(targets) for token, targets in edges.items()}
-            if state in self._numeral_states:
+            # digits where a serial goes on are a run's, never a numeral's: one reading each
+            if state in self._numeral_states and state not in self._run_states:
                 for token, piece in self.tokenizer.numeral_pieces.items():
                     if piece.startswith(" ") and self._may_take(state, piece[1:]):
                         made.setdefault(token, set()).add(("n", state, piece[1:]))
             if state in self._run_states:
                 starts = self._run_next(frozenset({state}), MAX_RUN_CHARACTERS, spaced=True)
                 for token, (body, after) in starts.items():
-                    made.setdefault(token, set()).add(("r", state, body, after))
+                    made.setdefault(token, set()).add(("r", after, MAX_RUN_CHARACTERS - len(body)))
         else:
             made = edges
         self._numeral_edges[node] = made
@@ -337,9 +348,8 @@ class TokenAutomaton:
         reading of its text that the graph can say from where it started."""
         if not (isinstance(node, tuple) and node[0] in ("n", "r")):
             return []
-        if node[0] == "r":  # ("r", state, characters, the graph states they lead to)
-            reading = tuple(self._run_words[c] for c in str(node[2]))
-            return [(reading, end) for end in sorted(node[3])]
+        if node[0] == "r":  # ("r", graph states its characters lead to, characters left)
+            return [(RUN_READING, end) for end in sorted(node[1])]
         _, state, text = node
         found = []
         for reading in numerals.readings(str(text), self.language):
@@ -433,8 +443,8 @@ class TokenAutomaton:
         """The graph words a constrained token sequence spells (punctuation dropped; a
         written number read as the words the graph has at its place)."""
         numeral = self.tokenizer.numeral_pieces if self._numeral_states else {}
-        run = self.tokenizer.run_pieces if self._run_states else {}
-        if not any(t in numeral or t in run for t in tokens):
+        runs = self.tokenizer.run_pieces if self._run_states else {}
+        if not any(t in numeral or t in runs for t in tokens):
             return self._spelled(tokens)
         # walk the NFA with back-pointers: node -> (previous node, token or reading)
         layers: list[dict[object, Any]] = []
@@ -461,11 +471,18 @@ class TokenAutomaton:
             node = previous
         words: list[str] = []
         spelled: list[int] = []
+        run: list[int] = []
         for target, via in reversed(steps):
-            if isinstance(via, tuple):  # a numeral ends: its reading
+            if via == RUN_READING:  # a serial run ends: a word per character
+                characters = self.tokenizer.decode(run).strip()
+                words += self._spelled(spelled) + [self._run_words[c] for c in characters]
+                spelled, run = [], []
+            elif isinstance(via, tuple):  # a numeral ends: its reading
                 words += self._spelled(spelled) + list(via)
                 spelled = []
-            elif not (isinstance(target, tuple) and target[0] in ("n", "r")):
+            elif isinstance(target, tuple) and target[0] == "r":
+                run.append(via)
+            elif not (isinstance(target, tuple) and target[0] == "n"):
                 spelled.append(via)
         return words + self._spelled(spelled)
 

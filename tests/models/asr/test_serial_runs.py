@@ -13,13 +13,20 @@ import pytest
 
 from models.asr.build import BuiltModel
 from models.asr.recognizer import Recognizer
-from models.asr.tokens import MIN_RUN_LETTERS, TokenAutomaton, WhisperTokenizer, run_words
+from models.asr.tokens import (
+    MAX_RUN_CHARACTERS,
+    MIN_RUN_LETTERS,
+    TokenAutomaton,
+    WhisperTokenizer,
+    run_words,
+    syllables,
+)
 from models.domain import compile_domain, load_domain
 from models.domain.loader import DOMAINS_DIR
 from models.engine import Engine
 from models.eval.synth import Voice, synthesize
 from models.normalize.measures import parse_serial
-from tests.models.asr.speech_fixtures import walk
+from tests.models.asr.speech_fixtures import phrase_graph, walk
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -74,9 +81,10 @@ def test_the_spaced_spelling_still_walks(tokenizer: WhisperTokenizer) -> None:
 @pytest.mark.parametrize(
     "refused",
     [
-        " serial no DGC67712345",  # 12 characters: the grammar takes at most 8 items
+        " serial no DGC67712345",  # 11 characters: the serial grammar takes at most 8 items
         " serial no dgc6771",  # Whisper writes a run in capitals; lower case is words
-        " serial no DG#6771",  # "#" has no spoken name
+        " serial no DG#6771",  # "#" is no run character
+        " serial no DGÇ67",  # a Turkish capital has no English name
     ],
 )
 def test_runs_the_serial_grammar_cannot_say_are_refused(
@@ -102,6 +110,50 @@ def test_no_runs_where_the_graph_cannot_say_letters(tokenizer: WhisperTokenizer)
     assert walk(auto, " book a haircut") is not None
     assert walk(auto, " book a DG") is None
     assert walk(auto, " How much is a haircut TJ") is None
+
+
+def test_a_few_letters_are_not_a_serial(tokenizer: WhisperTokenizer) -> None:
+    """Runs need a place where the graph can say most letters, not just any letter."""
+    auto = TokenAutomaton(phrase_graph("code a b", "code c d"), tokenizer, "en")
+    assert walk(auto, " code a b") is not None
+    assert walk(auto, " code AB") is None
+
+
+def test_new_serials_do_not_grow_the_automaton(tokenizer: WhisperTokenizer) -> None:
+    """A hub hears a new serial every time: runs through the same graph states with the
+    same characters left share one DFA state, so 300 serials cannot make more states than
+    (graph states) x (characters left); when run nodes held their characters, these 300
+    made 747."""
+    auto = _automaton(tokenizer, "calibration_en")
+    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+
+    def serial(i: int) -> str:
+        return f" serial no {letters[i % 23]}{letters[(i * 7) % 23]}{1000 + i * 37}"
+
+    for i in range(300):
+        end = walk(auto, serial(i))
+        assert end is not None and auto.is_final(end)
+        assert parse_serial(auto.words(tokenizer.encode(serial(i)))[2:], "en") == serial(i)[11:]
+    assert len(auto._states) <= 4 + len(auto._run_states) * (MAX_RUN_CHARACTERS + 1) < 300
+
+
+def test_a_run_counts_a_syllable_a_character() -> None:
+    """The search's syllable floor must let a run end: "TJC6771" is seven things said."""
+    assert syllables("Serial No. TJC6771", "en") == syllables("serial no t j c 6 7 7 1", "en")
+    assert syllables("book at three AM", "en") == 4  # "AM" is a word, not a run
+
+
+def test_digits_where_a_serial_goes_on_are_a_run_even_with_written_numbers(
+    tokenizer: WhisperTokenizer,
+) -> None:
+    """One reading only: with numerals on too, "67" at a serial is six seven, every time."""
+    domain = compile_domain(
+        load_domain(DOMAINS_DIR / "calibration_en.yaml"), train_intent_model=False
+    )
+    auto = TokenAutomaton(domain.word_graph, tokenizer, "en", written_numbers=True)
+    tokens = tokenizer.encode(" serial no DG67")
+    assert walk(auto, " serial no DG67") is not None
+    assert auto.words(tokens) == ["serial", "no", "d", "g", "six", "seven"]
 
 
 def test_every_letter_and_digit_has_a_spoken_word() -> None:
