@@ -21,6 +21,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from models.asr import numerals
+from models.normalize.measures import LETTERS
+from models.normalize.numbers import number_words
 
 PUNCTUATION = (",", ".", "?", "!")
 # how Whisper also writes some of the graph's words; :meth:`TokenAutomaton.words` reads them
@@ -44,7 +46,7 @@ RUN_LANGUAGES = ("en",)
 # run from its tokens: run nodes do not hold their characters, so runs through the same
 # graph states share one DFA state however many serials the hub has heard)
 RUN_READING = ("<run>",)
-RUN_PIECE = re.compile(r"[A-ZÇĞİÖŞÜ0-9]+")
+RUN_PIECE = re.compile(r"[A-Z0-9]+")
 MIN_RUN_LETTERS = 20
 MAX_RUN_CHARACTERS = 12
 
@@ -103,26 +105,26 @@ class WhisperTokenizer:
     def decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode([i for i in ids if i < self.eot]))
 
-    @cached_property
-    def numeral_pieces(self) -> dict[int, str]:
-        """Tokens that can be part of a written number ("2", " 45", ":", "th", "%"), with
-        their text; one scan of the vocabulary, on first use."""
+    def _pieces(self, pattern: re.Pattern[str]) -> dict[int, str]:
+        """The ordinary tokens whose text, leading space aside, is all ``pattern``, with
+        their text: one scan of the vocabulary (only the matches are kept)."""
         pieces = {}
         for ident in range(self.eot):
             text = str(self.tokenizer.decode([ident]))
-            if numerals.PIECE.fullmatch(text.removeprefix(" ")):
+            if pattern.fullmatch(text.removeprefix(" ")):
                 pieces[ident] = text
         return pieces
 
     @cached_property
+    def numeral_pieces(self) -> dict[int, str]:
+        """Tokens that can be part of a written number ("2", " 45", ":", "th", "%"), with
+        their text (on first use)."""
+        return self._pieces(numerals.PIECE)
+
+    @cached_property
     def run_pieces(self) -> dict[int, str]:
         """Tokens that can be part of a serial run ("DG", " W", "67"), with their text."""
-        pieces = {}
-        for ident in range(self.eot):
-            text = str(self.tokenizer.decode([ident]))
-            if RUN_PIECE.fullmatch(text.removeprefix(" ")):
-                pieces[ident] = text
-        return pieces
+        return self._pieces(RUN_PIECE)
 
     @cached_property
     def numeral_starts(self) -> np.ndarray:
@@ -150,7 +152,7 @@ def syllables(text: str, language: str) -> int:
     count = 0
     for word in text.split():
         said = max(1, len(pattern.findall(lower(word, language))))
-        bare = word.strip(",.?!")
+        bare = word.strip("".join(PUNCTUATION))
         run = RUN_PIECE.fullmatch(bare) and (len(bare) > 2 or any(c.isdigit() for c in bare))
         count += max(said, len(bare)) if run else said
     return count
@@ -165,9 +167,6 @@ def lower(text: str, language: str) -> str:
 def run_words(language: str) -> dict[str, str]:
     """Each character of a serial run -> the graph word it stands for: a capital -> the
     letter's spoken name ("C" -> "c", Turkish "ce"), a digit -> the number ("6" -> "six")."""
-    from models.normalize.measures import LETTERS
-    from models.normalize.numbers import number_words
-
     named = {capital: name for name, capital in LETTERS.get(language, LETTERS["en"]).items()}
     named.update({str(d): number_words(d, language)[0] for d in range(10)})
     return named
@@ -216,12 +215,10 @@ class TokenAutomaton:
         # request rarely opens with a number
         self._numeral_states.discard(graph.start)
         # graph states where a serial may go on: a run of capitals and digits may start
-        self._run_words = run_words(language)
+        self._run_words = run_words(language) if language in RUN_LANGUAGES else {}
         letters = {w for c, w in self._run_words.items() if not c.isdigit()}
         self._run_states = {
-            s
-            for s, words in self._arcs.items()
-            if language in RUN_LANGUAGES and len(letters & words.keys()) >= MIN_RUN_LETTERS
+            s for s, words in self._arcs.items() if len(letters & words.keys()) >= MIN_RUN_LETTERS
         }
         self._run_tables: dict[tuple[frozenset[int], int, bool], dict[int, Any]] = {}
         self._run_moves: dict[tuple[frozenset[int], str], frozenset[int]] = {}
