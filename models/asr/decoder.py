@@ -40,6 +40,11 @@ ENDING_WEIGHT = 2.0
 SILENCE_SECONDS = 4.0
 
 
+# a live beam: (tokens, summed log-probability, regret, automaton state, each token's own
+# log-probability)
+Live = tuple[tuple[int, ...], float, float, int, tuple[float, ...]]
+
+
 @dataclass(frozen=True)
 class CrossAttention:
     """The audio's keys and values for every decoder layer, as the decoder takes them."""
@@ -55,6 +60,9 @@ class Hypothesis:
     regret: float
     finished: bool
     end_logprob: float = 0.0  # of the end-of-text token, for finished paths
+    # each scored token's own log-probability, the end of text's included (diagnostics:
+    # benchmarks/margin_floor.py)
+    token_logprobs: tuple[float, ...] = ()
 
     @property
     def n_tokens(self) -> int:
@@ -110,9 +118,10 @@ def free_reading(tokens: list[int], logprobs: list[float], done: bool) -> Hypoth
     loop counts (``finished`` is then False, so the end-of-text score is not counted).
     """
     cut = loop_start(tokens)
+    kept = tuple(logprobs if cut is None else logprobs[:cut])
     if cut is None:
-        return Hypothesis(tuple(tokens), float(sum(logprobs)), 0.0, done)
-    return Hypothesis(tuple(tokens[:cut]), float(sum(logprobs[:cut])), 0.0, False)
+        return Hypothesis(tuple(tokens), float(sum(kept)), 0.0, done, token_logprobs=kept)
+    return Hypothesis(tuple(tokens[:cut]), float(sum(kept)), 0.0, False, token_logprobs=kept)
 
 
 def make_session(path: Path, threads: int) -> ort.InferenceSession:
@@ -275,8 +284,7 @@ class WhisperRunner:
         "Pruning").
         """
         logprobs, past = self._start(cross, automaton.language)
-        # live beams: (tokens, logprob, regret, automaton state)
-        live: list[tuple[tuple[int, ...], float, float, int]] = [((), 0.0, 0.0, 0)]
+        live: list[Live] = [((), 0.0, 0.0, 0, ())]
         finished: list[Hypothesis] = []
         eot = self.tokenizer.eot
         free_tokens: list[int] = []
@@ -293,7 +301,7 @@ class WhisperRunner:
                     free_tokens.append(token)
             # (summed score, regret, row, token, the token's own log-probability)
             candidates: list[tuple[float, float, int, int, float]] = []
-            for row, (_toks, score, regret, state) in enumerate(live):
+            for row, (_toks, score, regret, state, _lps) in enumerate(live):
                 allowed = automaton.allowed(state)
                 if allowed.size == 0:
                     continue
@@ -310,19 +318,20 @@ class WhisperRunner:
             # pruning is measured against the best continuation, not an ending
             best_live = next((c[0] for c in candidates if c[3] != eot), None)
             floor = -np.inf if prune is None or best_live is None else best_live - prune
-            next_live: list[tuple[tuple[int, ...], float, float, int]] = []
+            next_live: list[Live] = []
             parents: list[int] = []
             for score, regret, row, token, lp in candidates[: 2 * width]:
                 if score < floor:  # sorted: every later candidate, ending or not, is pruned
                     break
-                toks, _, _, state = live[row]
+                toks, _, _, state, lps = live[row]
                 if token == eot:
                     # an ending counts only if it ranks among the best `beam` candidates, so
                     # a domain full of one-word commands cannot end the search at once
                     if len(next_live) < width and self._long_enough(toks, automaton, min_syllables):
-                        finished.append(Hypothesis(toks, score, regret, True, lp))
+                        finished.append(Hypothesis(toks, score, regret, True, lp, (*lps, lp)))
                 elif len(next_live) < width:
-                    next_live.append(((*toks, token), score, regret, automaton.step(state, token)))
+                    after = automaton.step(state, token)
+                    next_live.append(((*toks, token), score, regret, after, (*lps, lp)))
                     parents.append(row)
             if not next_live or self._settled(finished, next_live, beam, stop_slack, ending_weight):
                 break
@@ -340,7 +349,7 @@ class WhisperRunner:
     @staticmethod
     def _settled(
         finished: list[Hypothesis],
-        live: list[tuple[tuple[int, ...], float, float, int]],
+        live: list[Live],
         beam: int,
         slack: float,
         ending_weight: float = ENDING_WEIGHT,
@@ -351,7 +360,7 @@ class WhisperRunner:
         if len(finished) < beam:
             return False
         best_done = max(h.rank(ending_weight) for h in finished)
-        best_live = max(score / (len(toks) + 1) for toks, score, _, _ in live)
+        best_live = max(score / (len(toks) + 1) for toks, score, *_ in live)
         return best_live < best_done - slack
 
     def _long_enough(

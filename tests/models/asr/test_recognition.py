@@ -96,8 +96,11 @@ def test_free_reading_is_cut_where_it_starts_looping() -> None:
     looped = free_reading([7, 8, 7, 8, 7, 8], [-3.0, -1.0, -0.1, -0.01, 0.0, 0.0], True)
     assert looped.tokens == (7, 8) and not looped.finished
     assert looped.mean_logprob == -2.0
-    plain = free_reading([5, 6], [-1.0, -0.5], True)
+    assert looped.token_logprobs == (-3.0, -1.0)  # what the yardstick counts, no more
+    # a finished reading: the end of text's log-probability comes last, not its token
+    plain = free_reading([5, 6], [-1.0, -0.5, -0.25], True)
     assert plain.tokens == (5, 6) and plain.finished and plain.n_tokens == 3
+    assert plain.token_logprobs == (-1.0, -0.5, -0.25) and plain.logprob == -1.75
 
 
 def forced(
@@ -183,6 +186,11 @@ def test_a_path_that_ends_before_the_speech_does_ends_on_an_unlikely_token(
     assert " ".join(auto.words(list(best.tokens))) == full
     # the same token's log-probability, up to int8 rounding in a batch of other rows
     assert best.end_logprob == pytest.approx(ending(list(best.tokens)), abs=0.3)
+    # every path keeps its tokens' own log-probabilities, the ending's last
+    for path in found:
+        assert len(path.token_logprobs) == path.n_tokens
+        assert sum(path.token_logprobs) == pytest.approx(path.logprob)
+        assert path.token_logprobs[-1] == path.end_logprob
     assert recognizer.transcribe(speech, auto).text == full
     # a graph that can only say the first three words must end there, and pays for it
     found, _free = runner.beam_search(cross, recognizer.automaton(phrase_graph(short), "en"))

@@ -1,0 +1,196 @@
+"""Rejection rules replayed offline on the same decodes (docs/speech.md, "Rejection rules
+measured"): would a floor on each token's log-probability, or accepting a path whose letters
+Whisper's own free reading spells, separate misheard commands from out-of-domain speech
+better than the plain margin?
+
+A command the domain can say is sometimes rejected because one or two of its tokens cost
+7-9 nats: Whisper splits espeak-ng's "evet onaylıyorum" as "eve ton aylı yurtum", so the
+grammar's " evet" and "yorum" are near-impossible tokens in an otherwise likely sentence.
+Counting each token at no less than ``floor`` nats would forgive that, if out-of-domain
+sentences do not have the same shape. And the free reading there, "eve ton aylı yurtum",
+spells the command's letters all but exactly once the spaces are gone: a path may also be
+accepted when its letters and the free reading's are at least ``similar`` alike
+(``models.asr.recognizer.spelling_similarity``, as the recogniser's ``SPELLED_ALIKE`` rule;
+the decodes are recorded with that rule off).
+
+The recogniser runs once per utterance of the tuning draws (one-shot, as ``Engine.recognize``,
+clean and 9 dB, the synthetic and neural voices); every search's chosen path and free reading
+is kept with its tokens' log-probabilities, and acceptance is then replayed offline for each
+floor and margin: the first search whose chosen path passes is the answer (the wide retry runs
+only when the narrow search failed the plain margin, and a floor never lowers a margin by
+more than the free reading's own clipped tokens, which its greedy tokens almost never have).
+
+    .venv/bin/python -m benchmarks.rejection_rules [--seeds 5,11] [--n 20]
+
+Prints, per rule (floor and margin shift; similarity), the commands right and the
+out-of-domain sentences accepted, in all and per language / voice / noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FLOORS = (None, -10.0, -8.0, -7.0, -6.0, -5.0, -4.0)
+SHIFTS = (0.0, -0.2, -0.4, -0.6)
+SIMILAR = (0.95, 0.9, 0.85, 0.8, 0.75)
+
+
+def record(seed: int, n: int) -> list[dict[str, Any]]:
+    """Every utterance of the draw with each search's chosen path and free reading."""
+    from models.asr.recognizer import REJECT_MARGINS, Recognizer
+    from models.engine import Engine
+    from models.eval import run
+
+    names = [f"{d}_{lang}" for d in run.DOMAINS for lang in ("tr", "en")]
+    utterances, compiled = run.build_set(names, n, seed)
+    searches: list[tuple[Any, Any, tuple[str, ...] | None]] = []
+    # the margin alone decides, as before the spelled-alike rule: the replay adds rules
+    recognizer = Recognizer(threads=1, spelled_alike=None)
+    plain_search = recognizer.runner.beam_search
+    plain_choose = recognizer.choose
+    last_free: list[Any] = [None]
+
+    def beam_search(*args: Any, **kwargs: Any) -> Any:
+        found, free = plain_search(*args, **kwargs)
+        last_free[0] = free
+        return found, free
+
+    def choose(finished: Any, automaton: Any, meaning: Any = None) -> Any:
+        best = plain_choose(finished, automaton, meaning)
+        words = tuple(automaton.words(list(best.tokens))) if best is not None else None
+        searches.append((best, last_free[0], words))
+        return best
+
+    recognizer.runner.beam_search = beam_search  # type: ignore[method-assign]
+    recognizer.choose = choose  # type: ignore[method-assign]
+    engines = {
+        name: Engine(domain, recognizer=recognizer, clock=lambda: run.NOW)
+        for name, domain in compiled.items()
+    }
+    synthetic = [u for u in utterances if not u.neural]
+    rng = np.random.default_rng(seed)
+    bank = run._noise_bank(synthetic, rng)
+    neural_rng = np.random.default_rng([seed, 1])
+    rows = []
+    for snr in (None, 9.0):
+        for u in synthetic + [u for u in utterances if u.neural]:
+            audio = run._noisy(u, snr, bank, neural_rng if u.neural else rng)
+            searches.clear()
+            result = engines[u.domain].recognize(audio)
+            kept = []
+            for best, free, words in searches:
+                right = None
+                if words:
+                    meaning = compiled[u.domain].understand(" ".join(words), run.NOW)
+                    slots = dict(meaning.slots) if meaning.intent else {}
+                    right = meaning.intent == u.intent and (u.intent is None or slots == u.slots)
+                free_text = recognizer.tokenizer.decode(list(free.tokens)) if free else ""
+                kept.append(
+                    {
+                        "best": best.token_logprobs if best is not None else None,
+                        "free": free.token_logprobs if free is not None else None,
+                        "words": list(words or ()),
+                        "free_text": free_text,
+                        "right": right,
+                    }
+                )
+            rows.append(
+                {
+                    "cell": (
+                        u.language,
+                        "neural" if u.neural else "synthetic",
+                        "clean" if snr is None else "9 dB",
+                    ),
+                    "language": u.language,
+                    "command": u.intent is not None,
+                    "margin": REJECT_MARGINS[u.language],
+                    "heard": bool(result.text),
+                    "searches": kept,
+                }
+            )
+    return rows
+
+
+def floored_mean(logprobs: Iterable[float], floor: float | None) -> float:
+    values = [v if floor is None else max(v, floor) for v in logprobs]
+    return sum(values) / max(1, len(values))
+
+
+def replay(
+    row: dict[str, Any], floor: float | None, shift: float, similar: float | None = None
+) -> tuple[bool, bool]:
+    """(accepted, right) under this floor and margin shift, and with ``similar``, also
+    wherever the free reading spells the path's letters at least that closely."""
+    from models.asr.recognizer import spelling_similarity
+
+    for search in row["searches"]:
+        if search["best"] is None or search["free"] is None or not search["words"]:
+            continue
+        margin = floored_mean(search["best"], floor) - floored_mean(search["free"], floor)
+        words, free_text = tuple(search["words"]), search["free_text"]
+        alike = (
+            similar is not None
+            and spelling_similarity(words, free_text, row["language"]) >= similar
+        )
+        if margin >= -(row["margin"] + shift) or alike:
+            return True, bool(search["right"])
+    return False, not row["command"]
+
+
+def report(rows: list[dict[str, Any]], name: str, **rule: Any) -> None:
+    cells: dict[tuple[str, ...], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for r in rows:
+        accepted, right = replay(r, **rule)
+        cell = cells[tuple(r["cell"])]
+        if r["command"]:
+            cell[0] += right
+            cell[1] += 1
+        else:
+            cell[2] += accepted
+            cell[3] += 1
+    right_all = sum(c[0] for c in cells.values())
+    accepted_all = sum(c[2] for c in cells.values())
+    detail = "  ".join(
+        f"{'/'.join(k)} {c[0]}/{c[1]} fa {c[2]}/{c[3]}" for k, c in sorted(cells.items())
+    )
+    print(f"{name}: right {right_all}, out-of-domain accepted {accepted_all} | {detail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="5,11", help="comma list of draws (tuning: 5,11)")
+    parser.add_argument("--n", type=int, default=20, help="sentences per domain")
+    parser.add_argument("--save", type=Path, help="write the recorded decodes here (JSON)")
+    parser.add_argument("--load", type=Path, help="replay decodes recorded with --save")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.load:
+        rows = json.loads(args.load.read_text())
+    else:
+        with ProcessPoolExecutor(max_workers=min(2, len(seeds))) as pool:
+            rows = [r for draw in pool.map(record, seeds, [args.n] * len(seeds)) for r in draw]
+    if args.save:
+        args.save.write_text(json.dumps(rows))
+    # the replay without a floor must give what the recogniser answered
+    mismatched = sum(replay(r, None, 0.0)[0] != r["heard"] for r in rows)
+    print(f"{len(rows)} utterances; the plain replay differs from the recogniser on {mismatched}")
+    for floor in FLOORS:
+        for shift in SHIFTS:
+            name = "none" if floor is None else f"{floor:g}"
+            report(rows, f"floor {name:>4} margin {shift:+.1f}", floor=floor, shift=shift)
+    for similar in SIMILAR:
+        for shift in SHIFTS:
+            name = f"similar {similar:.2f} margin {shift:+.1f}"
+            report(rows, name, floor=None, shift=shift, similar=similar)
+
+
+if __name__ == "__main__":
+    main()
