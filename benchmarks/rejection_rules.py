@@ -10,20 +10,25 @@ Counting each token at no less than ``floor`` nats would forgive that, if out-of
 sentences do not have the same shape. And the free reading there, "eve ton aylı yurtum",
 spells the command's letters all but exactly once the spaces are gone: a path may also be
 accepted when its letters and the free reading's are at least ``similar`` alike
-(``models.asr.recognizer.spelling_similarity``, as the recogniser's ``SPELLED_ALIKE`` rule;
-the decodes are recorded with that rule off).
+(``models.asr.recognizer.spelled_alike`` with its caps on edits and length, as the
+recogniser's ``SPELLED_ALIKE`` rule; the decodes are recorded with that rule off).
 
 The recogniser runs once per utterance of the tuning draws (one-shot, as ``Engine.recognize``,
 clean and 9 dB, the synthetic and neural voices); every search's chosen path and free reading
-is kept with its tokens' log-probabilities, and acceptance is then replayed offline for each
-floor and margin: the first search whose chosen path passes is the answer (the wide retry runs
-only when the narrow search failed the plain margin, and a floor never lowers a margin by
-more than the free reading's own clipped tokens, which its greedy tokens almost never have).
+is kept with its tokens' log-probabilities (a written number's path includes its entry cost),
+and acceptance is then replayed offline for each rule: the first search whose chosen path
+passes the margin is the answer; the spelling rule judges the last search's path when none
+does, as the recogniser does. Exact for the plain margin and the spelling rule (the wide
+retry was recorded wherever the narrow search failed the plain margin). Not exact for a
+stricter margin or a floor that fails a narrow search the plain margin passed: the wide
+retry the recogniser would then run was never recorded, so those rows under-count what a
+stricter rule would keep.
 
     .venv/bin/python -m benchmarks.rejection_rules [--seeds 5,11] [--n 20]
 
-Prints, per rule (floor and margin shift; similarity), the commands right and the
-out-of-domain sentences accepted, in all and per language / voice / noise.
+Prints, per rule (floor and margin shift; similarity), the commands right, the commands
+accepted with a wrong intent or slot, and the out-of-domain sentences accepted, in all and
+per language / voice / noise.
 """
 
 from __future__ import annotations
@@ -127,41 +132,46 @@ def floored_mean(logprobs: Iterable[float], floor: float | None) -> float:
 def replay(
     row: dict[str, Any], floor: float | None, shift: float, similar: float | None = None
 ) -> tuple[bool, bool]:
-    """(accepted, right) under this floor and margin shift, and with ``similar``, also
-    wherever the free reading spells the path's letters at least that closely."""
-    from models.asr.recognizer import spelling_similarity
+    """(accepted, right) under this floor and margin shift, as the recogniser decides: the
+    first search within the margin answers; when none is, the last search's path is taken
+    if, with ``similar``, the free reading spells it (``spelled_alike``)."""
+    from models.asr.recognizer import spelled_alike
 
-    for search in row["searches"]:
-        if search["best"] is None or search["free"] is None or not search["words"]:
-            continue
+    searches = [s for s in row["searches"] if s["best"] is not None and s["free"] is not None]
+    for search in searches:
         margin = floored_mean(search["best"], floor) - floored_mean(search["free"], floor)
-        words, free_text = tuple(search["words"]), search["free_text"]
-        alike = (
-            similar is not None
-            and spelling_similarity(words, free_text, row["language"]) >= similar
-        )
-        if margin >= -(row["margin"] + shift) or alike:
-            return True, bool(search["right"])
+        if margin >= -(row["margin"] + shift):
+            return (True, bool(search["right"])) if search["words"] else (False, False)
+    if searches and similar is not None:
+        last = searches[-1]
+        words, free_text = tuple(last["words"]), last["free_text"]
+        if words and spelled_alike(words, free_text, row["language"], similar):
+            return True, bool(last["right"])
     return False, not row["command"]
 
 
 def report(rows: list[dict[str, Any]], name: str, **rule: Any) -> None:
-    cells: dict[tuple[str, ...], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    # per cell: commands right, commands accepted wrong, commands; out of domain accepted, all
+    cells: dict[tuple[str, ...], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
     for r in rows:
         accepted, right = replay(r, **rule)
         cell = cells[tuple(r["cell"])]
         if r["command"]:
             cell[0] += right
-            cell[1] += 1
+            cell[1] += accepted and not right
+            cell[2] += 1
         else:
-            cell[2] += accepted
-            cell[3] += 1
-    right_all = sum(c[0] for c in cells.values())
-    accepted_all = sum(c[2] for c in cells.values())
+            cell[3] += accepted
+            cell[4] += 1
+    totals = [sum(c[i] for c in cells.values()) for i in range(5)]
     detail = "  ".join(
-        f"{'/'.join(k)} {c[0]}/{c[1]} fa {c[2]}/{c[3]}" for k, c in sorted(cells.items())
+        f"{'/'.join(k)} {c[0]}/{c[2]} wrong {c[1]} fa {c[3]}/{c[4]}"
+        for k, c in sorted(cells.items())
     )
-    print(f"{name}: right {right_all}, out-of-domain accepted {accepted_all} | {detail}")
+    print(
+        f"{name}: right {totals[0]}, accepted wrong {totals[1]}, "
+        f"out-of-domain accepted {totals[3]} | {detail}"
+    )
 
 
 def main() -> None:

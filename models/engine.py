@@ -261,7 +261,9 @@ class Session:
         if limit is None or ep.trailing_silence_ms < limit:
             return None
         spec = self._current()
-        if spec is None or not spec.transcript.recognised:
+        # a pause's path the free reading merely spells (docs/speech.md, "Rejection rules
+        # measured") waits for the full silence: the speaker may not have finished
+        if spec is None or not spec.transcript.recognised or spec.transcript.spelled:
             return None
         if spec.understood is None:
             spec.understood = self.engine._understand(spec.transcript, None, time.perf_counter())
@@ -277,10 +279,12 @@ class Session:
             return EndpointEvent(EndpointKind.NO_SPEECH, result, reason)
         spec = self._current()
         recognizer = self.engine.recognizer
-        # a pause's narrow search already rejected this audio: only the wide retry is left,
-        # if its key/value budget leaves one at this length
+        # a pause's narrow search already rejected this audio (or took a path only because
+        # the free reading spells it): only the wide retry is left, if its key/value budget
+        # leaves one at this length
         retry = recognizer.search_widths(audio.size / SAMPLE_RATE, (recognizer.retry_beam,))
-        if spec is not None and (spec.transcript.recognised or not retry):
+        on_margin = spec is not None and spec.transcript.recognised and not spec.transcript.spelled
+        if spec is not None and (on_margin or not retry):
             reused = True
             understood = spec.understood
             if understood is None:

@@ -60,8 +60,9 @@ class Hypothesis:
     regret: float
     finished: bool
     end_logprob: float = 0.0  # of the end-of-text token, for finished paths
-    # each scored token's own log-probability, the end of text's included (diagnostics:
-    # benchmarks/margin_floor.py)
+    # each scored token's log-probability as the search counted it (a written number's
+    # first token less its entry cost), the end of text's included; for diagnostics
+    # (benchmarks/rejection_rules.py)
     token_logprobs: tuple[float, ...] = ()
 
     @property

@@ -5,9 +5,10 @@ beam search's best path is accepted when its mean log-probability per token fall
 ``reject_margin`` nats below that of Whisper's own free (unconstrained, greedy) reading of
 the same audio. Speech the domain can express scores about as well constrained as free;
 other speech, silence and noise score far worse. Confidence maps the same margin through a
-logistic centred on the threshold. A path is also accepted when the free reading spells
-its letters ("eve ton aylı yurtum" for "evet onaylıyorum"): Whisper wrote the sentence
-itself, only cut into other words than the grammar's.
+logistic centred on the threshold. When no search passes the margin, the final path is
+still accepted if the free reading spells its letters but for a letter or so ("eve ton aylı
+yurtum" for "evet onaylıyorum"): Whisper wrote the sentence itself, only cut into other
+words than the grammar's.
 """
 
 from __future__ import annotations
@@ -42,13 +43,19 @@ from models.asr.tokens import TokenAutomaton, WhisperTokenizer, WordGraphLike, l
 REJECT_MARGINS = {"en": 2.3, "tr": 2.0}
 DEFAULT_REJECT_MARGIN = 2.0  # other languages
 # A path the margin rejects is still accepted when its letters and the free reading's
-# (lower case, letters and digits only, spaces gone) are at least this alike (rapidfuzz's
-# normalised Indel similarity): the grammar spells a word in one tokenisation, and where
-# Whisper heard other word boundaries ("eve ton aylı yurtum") one or two of the grammar's
-# tokens cost 7-9 nats. Replayed on four tuning draws (benchmarks/rejection_rules.py,
-# docs/speech.md, "Rejection rules measured"): out-of-domain sentences reach 0.58 at most;
-# 0.8 accepted 4 more commands, all right, and no out-of-domain sentence.
+# (lower case, letters and digits only, spaces gone) are at least SPELLED_ALIKE alike
+# (rapidfuzz's normalised Indel similarity), differ by at most SPELLED_MAX_EDITS insertions
+# and deletions (one changed letter is two) and in length by at most SPELLED_MAX_LENGTH_GAP:
+# the grammar spells a word in one tokenisation, and where Whisper heard other word
+# boundaries ("eve ton aylı yurtum") one or two of the grammar's tokens cost 7-9 nats. The
+# caps keep out what similarity alone forgives: a negation ("istiyorum" / "istemiyorum",
+# "cancel" / "don't cancel"), another word in a slot ("five" / "nine", "thursday" /
+# "saturday") and a path that finishes a sentence the speaker has not ("friday at" / "friday
+# at five"). Replayed on four tuning draws (benchmarks/rejection_rules.py, docs/speech.md,
+# "Rejection rules measured").
 SPELLED_ALIKE = 0.8
+SPELLED_MAX_EDITS = 3
+SPELLED_MAX_LENGTH_GAP = 1
 # A path must have at least this many syllables per second of detected speech (people say
 # 3-6 a second; espeak-ng at the rates used here about 4).
 MIN_SYLLABLE_RATE = 1.5
@@ -89,6 +96,8 @@ class Transcript:
     # the finished paths of its searches: a later retry on the same audio chooses among
     # these and its own, as one call with both searches would
     finished: tuple[Hypothesis, ...] = ()
+    # accepted because the free reading spells it, not on the margin (SPELLED_ALIKE)
+    spelled: bool = False
 
     @property
     def text(self) -> str:
@@ -115,6 +124,19 @@ def spelling_similarity(words: tuple[str, ...], free_text: str, language: str) -
     if not ours or not theirs:
         return 0.0
     return float(Indel.normalized_similarity(ours, theirs))
+
+
+def spelled_alike(
+    words: tuple[str, ...], free_text: str, language: str, similarity: float = SPELLED_ALIKE
+) -> bool:
+    """The free reading spells the path's letters but for a letter or so
+    (``SPELLED_ALIKE``, ``SPELLED_MAX_EDITS``, ``SPELLED_MAX_LENGTH_GAP``)."""
+    ours, theirs = letters(" ".join(words), language), letters(free_text, language)
+    if not ours or not theirs or abs(len(ours) - len(theirs)) > SPELLED_MAX_LENGTH_GAP:
+        return False
+    if Indel.distance(ours, theirs) > SPELLED_MAX_EDITS:
+        return False
+    return float(Indel.normalized_similarity(ours, theirs)) >= similarity
 
 
 def active_seconds(audio: np.ndarray, frame: int = 320) -> float:
@@ -266,22 +288,6 @@ class Recognizer:
             self._priors.update(((language, p), prior) for p, prior in known.items())
         return [known[p] for p in phrases]
 
-    def _judge(
-        self, best: Hypothesis, free: Hypothesis, automaton: TokenAutomaton, threshold: float
-    ) -> tuple[tuple[str, ...], str, bool]:
-        """(the path's words, the free reading, whether the path is accepted): within the
-        margin of the free reading, or spelled by it (``SPELLED_ALIKE``)."""
-        words = tuple(automaton.words(list(best.tokens)))
-        free_text = self.tokenizer.decode(list(free.tokens)).strip()
-        if not words:
-            return words, free_text, False
-        if best.mean_logprob - free.mean_logprob >= -threshold:
-            return words, free_text, True
-        if self.spelled_alike is None:
-            return words, free_text, False
-        alike = spelling_similarity(words, free_text, automaton.language)
-        return words, free_text, alike >= self.spelled_alike
-
     def forget_priors(self) -> None:
         """Empty the cache of phrase priors (benchmarks measure what a new phrase costs)."""
         self._priors.clear()
@@ -336,7 +342,7 @@ class Recognizer:
                 found, free = search(automaton.spelled_only())
             finished += found
             best = self.choose(finished, automaton, meaning)
-            if best and free and self._judge(best, free, automaton, threshold)[2]:
+            if best and free and best.mean_logprob - free.mean_logprob >= -threshold:
                 break
         release_free_memory()
         t2 = time.perf_counter()
@@ -346,16 +352,25 @@ class Recognizer:
                 None, 0.0, -math.inf, -math.inf, timings_ms=timings, finished=tuple(finished)
             )
         margin = best.mean_logprob - free.mean_logprob
-        words, free_text, accepted = self._judge(best, free, automaton, threshold)
-        # a path the free reading spells is as sure as one on the margin's edge, at least
         confidence = confidence_from_margin(margin, threshold)
-        confidence = max(confidence, 0.5) if accepted else confidence
+        words = tuple(automaton.words(list(best.tokens)))
+        free_text = self.tokenizer.decode(list(free.tokens)).strip()
+        accepted = margin >= -threshold and bool(words)
+        # only once every search has failed the margin (the wide retry may still find a path
+        # that passes it), and as sure as a path on the margin's edge
+        spelled = (
+            not accepted
+            and bool(words)
+            and self.spelled_alike is not None
+            and spelled_alike(words, free_text, automaton.language, self.spelled_alike)
+        )
         return Transcript(
-            words if accepted else None,
-            confidence,
+            words if accepted or spelled else None,
+            0.5 if spelled else confidence,
             margin,
             best.logprob,
             free_text=free_text,
             timings_ms=timings,
             finished=tuple(finished),
+            spelled=spelled,
         )

@@ -163,6 +163,35 @@ def test_a_complete_command_ends_after_a_short_silence(engines: dict[str, Engine
     assert event.result.timings["speculative_reused"] == 1.0  # decoded during the pause
 
 
+def test_a_pause_the_free_reading_merely_spells_waits_for_the_full_silence(
+    engines: dict[str, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pause's path accepted only because the free reading spells it (``spelled``) may be
+    a sentence the speaker has not finished: no confident end on it, and the endpoint runs
+    the wide retry instead of reusing it. Every recognised transcript is marked spelled
+    here, so the same request that ends confidently above must wait the full 500 ms."""
+    from dataclasses import replace
+
+    engine = engines["salon_tr"]
+    recognizer = engine.recognizer
+    plain = recognizer.transcribe
+    searches: list[object] = []
+
+    def spelled_only(*args: Any, **kwargs: Any) -> Transcript:
+        heard = plain(*args, **kwargs)
+        searches.append(kwargs.get("searches"))
+        return replace(heard, spelled=True) if heard.recognised else heard
+
+    monkeypatch.setattr(recognizer, "transcribe", spelled_only)
+    speech = _trim(synthesize("randevumu iptal et", ESPEAK_TR))
+    lead, tail = np.zeros(8000, np.float32), np.zeros(16000, np.float32)
+    fed, event = _end_of(engine, np.concatenate([lead, speech, tail]))
+    assert event.reason == "silence" and (fed - lead.size - speech.size) / 16 >= 500
+    assert event.result is not None and event.result.intent == "CancelAppointment"
+    assert event.result.timings["speculative_reused"] == 0.0
+    assert searches[0] == (recognizer.beam,) and searches[-1] == (recognizer.retry_beam,)
+
+
 def test_speech_the_domain_rejects_waits_and_gets_the_wide_retry_once(
     engines: dict[str, Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
