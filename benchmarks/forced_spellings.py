@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from models.engine import Engine
 from models.eval.synth import Voice, synthesize
 
@@ -54,12 +52,7 @@ def main() -> None:
     for spelling in args.spellings:
         pieces = spelling.split("|") if "|" in spelling else [spelling]
         ids = [t for piece in pieces for t in tokenizer.encode(piece)] + [tokenizer.eot]
-        logprobs, past = runner._start(cross, language)
-        scored = []
-        for token in ids:
-            top = int(np.argmax(logprobs[0]))
-            scored.append((token, float(logprobs[0, token]), top, float(logprobs[0, top])))
-            logprobs, past = runner._step(np.array([[token]], np.int64), past, cross)
+        scored = [(t, *f) for t, f in zip(ids, runner.forced(cross, language, ids), strict=True)]
         mean = sum(lp for _, lp, _, _ in scored) / len(scored)
         print(f"{spelling!r}: mean {mean:.2f}")
 

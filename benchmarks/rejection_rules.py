@@ -94,9 +94,19 @@ def record(seed: int, n: int) -> list[dict[str, Any]]:
             for best, free, words in searches:
                 right = None
                 if words:
-                    meaning = compiled[u.domain].understand(" ".join(words), run.NOW)
+                    text = " ".join(words)
+                    meaning = compiled[u.domain].understand(text, run.NOW)
                     slots = dict(meaning.slots) if meaning.intent else {}
-                    right = meaning.intent == u.intent and (u.intent is None or slots == u.slots)
+                    right = run._score(
+                        "replay",
+                        u,
+                        snr="",
+                        text=text,
+                        intent=meaning.intent,
+                        slots=slots,
+                        margin=float("nan"),
+                        elapsed=0.0,
+                    ).correct
                 free_text = recognizer.tokenizer.decode(list(free.tokens)) if free else ""
                 kept.append(
                     {

@@ -371,6 +371,21 @@ class WhisperRunner:
             return True
         return syllables(self.tokenizer.decode(list(tokens)), automaton.language) >= min_syllables
 
+    def forced(
+        self, cross: CrossAttention, language: str, tokens: list[int]
+    ) -> list[tuple[float, int, float]]:
+        """The decoder fed ``tokens`` one row at a time (a diagnostic): for each, its
+        log-probability there, the token the decoder liked best there and that one's
+        log-probability. The last token is scored, not fed."""
+        logprobs, past = self._start(cross, language)
+        scored = []
+        for i, token in enumerate(tokens):
+            top = int(np.argmax(logprobs[0]))
+            scored.append((float(logprobs[0, token]), top, float(logprobs[0, top])))
+            if i + 1 < len(tokens):
+                logprobs, past = self._step(np.array([[token]], np.int64), past, cross)
+        return scored
+
     def greedy(self, cross: CrossAttention, language: str, max_tokens: int = 48) -> Hypothesis:
         """Unconstrained greedy transcription (the free reference for scoring)."""
         logprobs, past = self._start(cross, language)

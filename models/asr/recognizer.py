@@ -117,15 +117,6 @@ def letters(text: str, language: str) -> str:
     return "".join(c for c in lower(text, language) if c.isalnum())
 
 
-def spelling_similarity(words: tuple[str, ...], free_text: str, language: str) -> float:
-    """How alike the path's letters and the free reading's are, 0-1 (normalised Indel
-    similarity: 1 - insertions and deletions / both lengths); 0 when either is empty."""
-    ours, theirs = letters(" ".join(words), language), letters(free_text, language)
-    if not ours or not theirs:
-        return 0.0
-    return float(Indel.normalized_similarity(ours, theirs))
-
-
 def spelled_alike(
     words: tuple[str, ...], free_text: str, language: str, similarity: float = SPELLED_ALIKE
 ) -> bool:
@@ -134,9 +125,8 @@ def spelled_alike(
     ours, theirs = letters(" ".join(words), language), letters(free_text, language)
     if not ours or not theirs or abs(len(ours) - len(theirs)) > SPELLED_MAX_LENGTH_GAP:
         return False
-    if Indel.distance(ours, theirs) > SPELLED_MAX_EDITS:
-        return False
-    return float(Indel.normalized_similarity(ours, theirs)) >= similarity
+    edits = Indel.distance(ours, theirs)  # normalised: 1 - edits / both lengths
+    return edits <= SPELLED_MAX_EDITS and 1 - edits / (len(ours) + len(theirs)) >= similarity
 
 
 def active_seconds(audio: np.ndarray, frame: int = 320) -> float:

@@ -108,13 +108,7 @@ def forced(
 ) -> list[float]:
     """Each token's log-probability, teacher-forced one row at a time (the last one is
     scored, not fed)."""
-    logprobs, past = runner._start(cross, language)
-    scores = []
-    for i, token in enumerate(tokens):
-        scores.append(float(logprobs[0, token]))
-        if i + 1 < len(tokens):
-            logprobs, past = runner._step(np.array([[token]], np.int64), past, cross)
-    return scores
+    return [logprob for logprob, _top, _top_logprob in runner.forced(cross, language, tokens)]
 
 
 def test_an_unlikely_ending_costs_a_path_in_proportion_to_how_unlikely() -> None:
