@@ -46,6 +46,9 @@ import numpy as np
 FLOORS = (None, -10.0, -8.0, -7.0, -6.0, -5.0, -4.0)
 SHIFTS = (0.0, -0.2, -0.4, -0.6)
 SIMILAR = (0.95, 0.9, 0.85, 0.8, 0.75)
+LOOSER = (0.2, 0.4, 0.6)  # exact: a search the looser margin passes ends the replay there
+LIFTS = (1.0, 1.5, 1.75, 2.0, 2.5, 3.0)
+YES_FLOORS = (0.6, 0.7, 0.8, 0.9)
 
 
 def record(seed: int, n: int) -> list[dict[str, Any]]:
@@ -80,14 +83,10 @@ def record(seed: int, n: int) -> list[dict[str, Any]]:
         name: Engine(domain, recognizer=recognizer, clock=lambda: run.NOW)
         for name, domain in compiled.items()
     }
-    synthetic = [u for u in utterances if not u.neural]
-    rng = np.random.default_rng(seed)
-    bank = run._noise_bank(synthetic, rng)
-    neural_rng = np.random.default_rng([seed, 1])
+    draw = run.NoiseDraw(utterances, seed)
     rows = []
     for snr in (None, 9.0):
-        for u in synthetic + [u for u in utterances if u.neural]:
-            audio = run._noisy(u, snr, bank, neural_rng if u.neural else rng)
+        for u, audio in draw.mixed(snr):
             searches.clear()
             result = engines[u.domain].recognize(audio)
             kept = []
@@ -122,7 +121,7 @@ def record(seed: int, n: int) -> list[dict[str, Any]]:
                     "cell": (
                         u.language,
                         "neural" if u.neural else "synthetic",
-                        "clean" if snr is None else "9 dB",
+                        run.snr_label(snr),
                     ),
                     "language": u.language,
                     "command": u.intent is not None,
@@ -158,6 +157,72 @@ def replay(
         if words and spelled_alike(words, free_text, row["language"], similar):
             return True, bool(last["right"])
     return False, not row["command"]
+
+
+def accepted(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], float]]:
+    """(row, search, margin) for every utterance the plain margin accepts with words."""
+    out = []
+    for row in rows:
+        for search in row["searches"]:
+            if search["best"] is None or search["free"] is None:
+                continue
+            margin = floored_mean(search["best"], None) - floored_mean(search["free"], None)
+            if margin >= -row["margin"]:
+                if search["words"]:
+                    out.append((row, search, margin))
+                break
+    return out
+
+
+def outcome(row: dict[str, Any], search: dict[str, Any]) -> str:
+    return ("right" if search["right"] else "wrong") if row["command"] else "out of domain"
+
+
+def lift_report(rows: list[dict[str, Any]]) -> None:
+    """A second test after the margin: the path's mean log-probability over the audio less
+    its prior over silence (the recogniser's ``silence_priors``, "Favourite phrases")."""
+    from models.asr.recognizer import Recognizer
+
+    recognizer = Recognizer(threads=1)
+    for language in ("en", "tr"):
+        recognizer.runner.prepare(language)
+    lifts = []  # (outcome, cell, lift)
+    for row, search, _ in accepted(rows):
+        prior = recognizer.silence_priors(row["language"], [tuple(search["words"])])[0]
+        lift = floored_mean(search["best"], None) - prior
+        lifts.append((outcome(row, search), "/".join(row["cell"]), lift))
+    groups: dict[str, list[float]] = collections.defaultdict(list)
+    for kind, cell, lift in lifts:
+        groups[kind].append(lift)
+        groups[f"{kind}, {cell}"].append(lift)
+    for name, values in sorted(groups.items()):
+        q = np.percentile(values, [5, 25, 50])
+        print(f"lift, {name}: n {len(values)}, 5/25/50 % {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}")
+    for least in LIFTS:
+        turned = collections.Counter(kind for kind, _, lift in lifts if lift < least)
+        print(f"lift >= {least}: turns away {dict(sorted(turned.items()))}")
+
+
+def yes_floor_report(rows: list[dict[str, Any]]) -> None:
+    """What a higher confidence for Yes (the answer that places an order) would turn away."""
+    from models.asr.recognizer import REJECT_MARGINS, confidence_from_margin
+    from models.domain import compile_domain, load_domain
+    from models.domain.loader import DOMAINS_DIR
+    from models.eval.run import NOW
+
+    domains = {
+        lang: compile_domain(load_domain(DOMAINS_DIR / f"salon_{lang}.yaml"))
+        for lang in ("en", "tr")
+    }
+    yes = []
+    for row, search, margin in accepted(rows):
+        if domains[row["language"]].understand(" ".join(search["words"]), NOW).intent == "Yes":
+            confidence = confidence_from_margin(margin, REJECT_MARGINS[row["language"]])
+            yes.append((row["language"], outcome(row, search), confidence))
+    print("Yes accepted:", dict(collections.Counter((lang, o) for lang, o, _ in yes)))
+    for least in YES_FLOORS:
+        turned = collections.Counter((lang, o) for lang, o, c in yes if c < least)
+        print(f"Yes needs confidence >= {least}: turns away {dict(turned)}")
 
 
 def report(rows: list[dict[str, Any]], name: str, **rule: Any) -> None:
@@ -210,6 +275,11 @@ def main() -> None:
         for shift in SHIFTS:
             name = f"similar {similar:.2f} margin {shift:+.1f}"
             report(rows, name, floor=None, shift=shift, similar=similar)
+    for shift in LOOSER:
+        name = f"similar 0.80 margin {shift:+.1f} (looser)"
+        report(rows, name, floor=None, shift=shift, similar=0.8)
+    lift_report(rows)
+    yes_floor_report(rows)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import random
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,45 @@ _TR_TEMPLATES = (
     "{when} hava çok soğuk olacak",
 )  # fmt: skip
 _TR_NUM_SUFFIX = ("", " birinci", " ikinci", " üçüncü", " beşinci")
+# Everyday short replies inside sentences of their own (thirteenth session: the first corpus
+# said "dört" 144 times and never "dur", "doğru", "evet", "hayır", "tamam" or "iptal", and
+# the adapted encoder heard every evaluation voice's "dur" as "doğru"). A reply word alone
+# would be a domain's sample sentence, which the corpus never holds.
+_TR_REPLY_TEMPLATES = (
+    "dur bir dakika {person} geliyor",
+    "dur orada bekle beni",
+    "dur şimdi {thing} almayı unuttum",
+    "{person} bana dur dedi",
+    "dur dur {when} konuşalım",
+    "hayır dur öyle değil",
+    "tamam dur bakalım",
+    "dur artık yeter",
+    "doğru söylüyorsun {when} gideriz",
+    "bu doğru değil bence",
+    "evet doğru hatırlıyorsun",
+    "doğru mu duydum {person} mi gelecek",
+    "doğru cevap {num}",
+    "{thing} fiyatı doğru mu",
+    "evet {when} {place} gidiyorum",
+    "evet evet hatırladım",
+    "hayır {thing} almadım",
+    "hayır {when} gelemem",
+    "tamam {num} dakika sonra çıkıyorum",
+    "tamam o zaman {day} görüşürüz",
+    "olur {when} konuşuruz",
+    "olur bence de",
+    "iptal ettim o işi",
+    "toplantı iptal oldu",
+    "bitir şu işi de gidelim",
+    "işini bitir öyle gel",
+    "değil mi {person}",
+    "aynen öyle oldu",
+    "peki dur bir düşüneyim",
+    "vazgeç bu işten",
+    "kapat şu kapıyı",
+    "dört tane {thing} yeter",
+    "dokuz buçukta dur orada",
+)  # fmt: skip
 
 _EN_NUM = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
@@ -198,15 +238,23 @@ def _fill(template: str, rng: random.Random, language: str) -> str:
     return " ".join(text.split())
 
 
-def sentences(language: str, n: int, seed: int) -> list[str]:
-    """``n`` distinct sentences of this corpus' grammar (or fewer if it runs out)."""
-    rng = random.Random(f"{language}:{seed}")
-    templates = _TR_TEMPLATES if language == "tr" else _EN_TEMPLATES
+# grammar -> templates; a grammar is spoken in the language before its first "-"
+GRAMMARS = {"tr": _TR_TEMPLATES, "en": _EN_TEMPLATES, "tr-replies": _TR_REPLY_TEMPLATES}
+
+
+def language_of(grammar: str) -> str:
+    return grammar.split("-", maxsplit=1)[0]
+
+
+def sentences(grammar: str, n: int, seed: int) -> list[str]:
+    """``n`` distinct sentences of one of the corpus' grammars (or fewer if it runs out)."""
+    rng = random.Random(f"{grammar}:{seed}")
+    templates = GRAMMARS[grammar]
     seen: dict[str, None] = {}
     for _ in range(n * 20):
         if len(seen) >= n:
             break
-        seen.setdefault(_fill(rng.choice(templates), rng, language), None)
+        seen.setdefault(_fill(rng.choice(templates), rng, language_of(grammar)), None)
     return list(seen)
 
 
@@ -225,7 +273,8 @@ def check_held_out(texts: dict[str, list[str]], voices: list[Voice]) -> None:
             raise HeldOutError(f"evaluation sentences in the training corpus: {shared}")
 
 
-def domain_sentences(seeds: tuple[int, ...] = (23, 11, 5), n: int = 60) -> set[str]:
+@lru_cache(maxsize=8)
+def domain_sentences(seeds: tuple[int, ...] = (23, 11, 5), n: int = 60) -> frozenset[str]:
     """The example domains' sample sentences for the evaluation's seeds (to exclude)."""
     from models.domain import compile_domain, load_domain
     from models.domain.loader import DOMAINS_DIR
@@ -236,7 +285,7 @@ def domain_sentences(seeds: tuple[int, ...] = (23, 11, 5), n: int = 60) -> set[s
         domain = compile_domain(load_domain(path))
         for seed in seeds:
             out.update(s.text for s in domain.sample_sentences(n, seed, NOW))
-    return out
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -292,26 +341,33 @@ def write(
 
 
 def corpus_texts(counts: dict[str, int], seed: int) -> dict[str, list[str]]:
-    """The corpus' sentences per language, minus any the example domains can produce for the
+    """The corpus' sentences per grammar, minus any the example domains can produce for the
     evaluation's seeds (a few number phrases coincide: "sıcaklık on sekiz derece")."""
     excluded = domain_sentences()
     return {
-        lang: [t for t in sentences(lang, n, seed) if t not in excluded]
-        for lang, n in counts.items()
+        grammar: [t for t in sentences(grammar, n, seed) if t not in excluded]
+        for grammar, n in counts.items()
+        if n > 0
     }
 
 
 def build(out: Path, counts: dict[str, int], seed: int = 1, shards: int = 4) -> list[Path]:
-    """Synthesise the corpus: ``counts[language]`` sentences, each by a random training voice
-    (the example domains' sample sentences for the evaluation's seeds left out)."""
+    """Synthesise the corpus: ``counts[grammar]`` sentences, each by a random training voice
+    of the grammar's language (the example domains' sample sentences for the evaluation's
+    seeds left out)."""
     texts = corpus_texts(counts, seed)
     rng = random.Random(seed)
     plan = [
-        (lang, text, voice)
-        for lang, items in texts.items()
-        for text, voice in zip(items, training_voices(lang, rng, len(items)), strict=True)
+        (language_of(grammar), text, voice)
+        for grammar, items in texts.items()
+        for text, voice in zip(
+            items, training_voices(language_of(grammar), rng, len(items)), strict=True
+        )
     ]
-    check_held_out(texts, [v for _, _, v in plan])
+    by_language: dict[str, list[str]] = {}
+    for grammar, items in texts.items():
+        by_language.setdefault(language_of(grammar), []).extend(items)
+    check_held_out(by_language, [v for _, _, v in plan])
     rng.shuffle(plan)
     return write(out, ((lang, t, v, synthesize(t, v)) for lang, t, v in plan), shards)
 
@@ -334,11 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--tr", type=int, default=2400)
     parser.add_argument("--en", type=int, default=800)
+    parser.add_argument(
+        "--tr-replies", type=int, default=0, help="Turkish sentences with everyday short replies"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--shards", type=int, default=4)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    paths = build(args.out, {"tr": args.tr, "en": args.en}, args.seed, args.shards)
+    counts = {"tr": args.tr, "en": args.en, "tr-replies": args.tr_replies}
+    paths = build(args.out, counts, args.seed, args.shards)
     for p in paths:
         print(p, p.stat().st_size)
     return 0

@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.adapt.corpus import iter_items
+from models.adapt.lora import Adapter, AdapterError
+from models.adapt.lora import load as load_adapter
 from models.asr.features import HOP, MAX_FRAMES, N_FFT, SAMPLE_RATE, mel_filters
 from models.asr.tokens import WhisperTokenizer, capitalise
 from models.eval.noise import active_rms
@@ -193,6 +195,19 @@ class Whisper(nn.Module):
             x = x + self.linear(f"{p}/attention/linear_2", att)
             x = self._ffn(p, x)
         return self.norm("decoder/layer_norm", x) @ emb.T
+
+    def load_adapter(self, adapter: Adapter) -> None:
+        """Start from a trained adapter's matrices (``b`` is stored already scaled)."""
+        if set(adapter.deltas) != {k.replace("__", "/") for k in self.lora}:
+            raise AdapterError(f"{adapter.path}: adapts other layers than this model")
+        for key, mod in self.lora.items():
+            assert isinstance(mod, LoRA)
+            a, b = adapter.deltas[key.replace("__", "/")]
+            if a.shape != tuple(mod.a.shape) or b.shape != tuple(mod.b.shape):
+                raise AdapterError(f"{adapter.path}: rank {a.shape[0]}, this run {mod.a.shape[0]}")
+            with torch.no_grad():
+                mod.a.copy_(torch.from_numpy(a))
+                mod.b.copy_(torch.from_numpy(b / mod.scale))
 
     def adapter(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -361,7 +376,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_ids, val_ids = corpus.split(0.05, args.seed)
     if not val_ids or not train_ids:
         raise ValueError(f"{args.corpus}: too few sentences to hold some out for validation")
-    model = Whisper(weights, args.rank, args.alpha / args.rank).to(device)
+    model = Whisper(weights, args.rank, args.alpha / args.rank)
+    start = None
+    if args.init is not None:  # go on from a trained adapter (same rank and layers)
+        start = load_adapter(args.init)
+        model.load_adapter(start)
+    model = model.to(device)
     frontend = Frontend(device)
     amp = device.type == "cuda"
 
@@ -413,6 +433,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "train_seconds": round(time.perf_counter() - t0, 1), "device": str(device),
         "torch": torch.__version__, "languages": args.languages.split(","),
     }  # fmt: skip
+    if start is not None:
+        meta["init"] = {"file": start.path.name, "sha256": start.sha256, "meta": start.meta}
     _save(args.out, model, meta)
     return meta
 
@@ -441,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--workers", type=int, default=0, help="data loader processes")
     parser.add_argument("--checkpoints", action="store_true", help="save at every validation")
+    parser.add_argument("--init", type=Path, help="an adapter file to go on training from")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     meta = train(args)

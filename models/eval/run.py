@@ -21,6 +21,7 @@ import json
 import logging
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,6 +171,30 @@ def _noisy(
     return mix_at_snr(u.audio, noise, snr)
 
 
+def snr_label(snr: float | None) -> str:
+    return "clean" if snr is None else f"{snr:g} dB"
+
+
+class NoiseDraw:
+    """The noise of one evaluation draw (``seed``): a babble bank from the synthetic voices,
+    then each utterance's noise in turn. The neural voice's noise comes from a draw of its
+    own, so the synthetic voices' rows get the same noise as in runs before it was added.
+    Benchmarks that replay the evaluation's audio use this, so they hear what it heard."""
+
+    def __init__(self, utterances: list[Utterance], seed: int) -> None:
+        synthetic = [u for u in utterances if not u.neural]
+        self.rng = np.random.default_rng(seed)
+        self.bank = _noise_bank(synthetic, self.rng)
+        self.neural_rng = np.random.default_rng([seed, 1])
+        self.ordered = synthetic + [u for u in utterances if u.neural]
+
+    def mixed(self, snr: float | None) -> Iterator[tuple[Utterance, np.ndarray]]:
+        """Every utterance (synthetic voices first) mixed at ``snr``, in the order the
+        evaluation hears them: the draw's noise is consumed in that order, SNR by SNR."""
+        for u in self.ordered:
+            yield u, _noisy(u, snr, self.bank, self.neural_rng if u.neural else self.rng)
+
+
 def evaluate(
     utterances: list[Utterance],
     compiled: dict[str, Any],
@@ -184,6 +209,7 @@ def evaluate(
     from models.engine import Engine
     from models.eval.peer import PocketsphinxPeer
 
+    draw = NoiseDraw(utterances, seed)
     recognizer = Recognizer(threads=1)
     engines = {n: Engine(c, recognizer=recognizer, clock=lambda: NOW) for n, c in compiled.items()}
     peers = {
@@ -191,18 +217,10 @@ def evaluate(
         for n, c in compiled.items()
         if peer and c.language == "en"
     }
-    synthetic = [u for u in utterances if not u.neural]
-    rng = np.random.default_rng(seed)
-    bank = _noise_bank(synthetic, rng)
-    # the neural voice's noise comes from a draw of its own, so the synthetic voices' rows
-    # get the same noise as in runs before it was added
-    neural_rng = np.random.default_rng([seed, 1])
-    ordered = synthetic + [u for u in utterances if u.neural]
     outcomes: list[Outcome] = []
     for snr in snrs:
-        label = "clean" if snr is None else f"{snr:g} dB"
-        for u in ordered:
-            audio = _noisy(u, snr, bank, neural_rng if u.neural else rng)
+        label = snr_label(snr)
+        for u, audio in draw.mixed(snr):
             suffix = ", neural voice" if u.neural else ""
             scored = _ours("arma" + suffix, engines[u.domain], u, audio, label)
             outcomes.append(scored)

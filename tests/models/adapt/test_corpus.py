@@ -6,7 +6,9 @@ the corpus must raise, not train."""
 
 from __future__ import annotations
 
+import hashlib
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from models.adapt import corpus
 from models.eval.run import OUT_OF_DOMAIN
 from models.eval.synth import VOICES, Voice
+
+SHIPPED_CORPUS_SHA256 = "a9b6d1989fde832de338abb57ff59afc4bff29b9526252fb26b9bfd466296bc9"
 
 
 def test_training_voices_are_never_evaluation_voices() -> None:
@@ -53,3 +57,31 @@ def test_adpcm_transport_keeps_the_speech() -> None:
     back = corpus.decode_adpcm(blob, audio.size)
     snr = 10 * np.log10((audio**2).sum() / ((audio - back) ** 2).sum())
     assert back.shape == audio.shape and snr > 20
+
+
+def test_the_replies_grammar_says_everyday_answers_in_sentences_of_their_own() -> None:
+    """The second corpus grammar (everyday short replies: "dur" was heard as "doğru"). A
+    reply alone is a domain's sample sentence, so it must never be in the corpus; the
+    original grammars must draw exactly what they drew before it was added."""
+    replies = corpus.corpus_texts({"tr-replies": 300}, 3)["tr-replies"]
+    assert len(replies) > 250
+    words = [w for text in replies for w in text.split()]
+    for reply in ("dur", "doğru", "evet", "hayır", "tamam", "olur"):
+        assert words.count(reply) >= 10, reply
+    said_alone = corpus.domain_sentences()  # what corpus_texts leaves out
+    assert "dur" in said_alone  # the dialogue domain's answer, spoken alone
+    assert not set(replies) & said_alone
+    assert all(len(text.split()) >= 2 for text in replies)
+    assert corpus.language_of("tr-replies") == "tr"
+    # the shipped adapter's corpus: its sentences hashed with the module of 226e284, the
+    # commit before the replies grammar was added
+    drawn = "\n".join(corpus.sentences("tr", 2400, 1) + corpus.sentences("en", 800, 1))
+    assert hashlib.sha256(drawn.encode()).hexdigest() == SHIPPED_CORPUS_SHA256
+
+
+def test_a_corpus_of_replies_is_spoken_in_turkish(tmp_path: Path) -> None:
+    corpus.build(tmp_path, {"tr-replies": 3, "en": 0}, seed=5, shards=1)
+    index = [entry for entry, _ in corpus.iter_items(tmp_path)]
+    assert len(index) == 3
+    assert {e["language"] for e in index} == {"tr"}
+    assert all(str(e["voice"]).startswith("espeak:tr") for e in index)

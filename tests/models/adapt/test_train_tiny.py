@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,9 +63,9 @@ def test_torch_model_with_a_nonzero_adapter_matches_the_merged_numpy_reference(
     assert np.abs(want - unadapted).max() > 1e-2  # the adapter changed something
 
 
-def test_a_few_training_steps_write_an_adapter_the_recipe_exports(
-    tmp_path: Path, tokenizer_path: Path
-) -> None:
+def _tiny_run(tmp_path: Path, tokenizer_path: Path) -> tuple[Path, Path, Any]:
+    """A 20-sentence corpus synthesised with training voices, and a tiny random Whisper
+    packed as the trainer reads it: (corpus, weights, the CTranslate2 model)."""
     texts = corpus.sentences("tr", 20, 9)  # 5 % held out for validation: one sentence
     voices = corpus.training_voices("tr", random.Random(9), len(texts))
     items = [(t, v) for t, v in zip(texts, voices, strict=True)]
@@ -72,27 +73,21 @@ def test_a_few_training_steps_write_an_adapter_the_recipe_exports(
     corpus.write(data, [("tr", t, v, corpus.synthesize(t, v)) for t, v in items], shards=2)
     model = tiny_ct2_model(np.random.default_rng(2))
     train.pack({k: model.get(k) for k in model.variables}, tmp_path / "w")
+    return data, tmp_path / "w", model
+
+
+def _train(data: Path, weights: Path, tokenizer: Path, out: Path, *extra: str) -> int:
+    paths = ["--corpus", str(data), "--weights", str(weights), "--tokenizer", str(tokenizer)]
+    run = ["--out", str(out), "--steps", "3", "--batch", "2", "--rank", "2", "--every", "3"]
+    return train.main([*paths, *run, *extra])
+
+
+def test_a_few_training_steps_write_an_adapter_the_recipe_exports(
+    tmp_path: Path, tokenizer_path: Path
+) -> None:
+    data, weights, model = _tiny_run(tmp_path, tokenizer_path)
     out = tmp_path / "adapter.npz"
-    code = train.main(
-        [
-            "--corpus",
-            str(data),
-            "--weights",
-            str(tmp_path / "w"),
-            "--tokenizer",
-            str(tokenizer_path),
-            "--out",
-            str(out),
-            "--steps",
-            "3",
-            "--batch",
-            "2",
-            "--rank",
-            "2",
-            "--every",
-            "3",
-        ]
-    )
+    code = _train(data, weights, tokenizer_path, out)
     assert code == 0
     adapter = lora.load(out)
     assert adapter.rank == 2 and adapter.meta["steps"] == 3
@@ -135,3 +130,27 @@ def test_moving_the_model_keeps_its_weight_names_on_the_moved_tensors() -> None:
     net = net.to(torch.float64)
     assert all(t.dtype == torch.float64 for t in net.w.values())
     assert net.w["encoder/conv1/weight"] is net.encoder__conv1__weight
+
+
+def test_training_goes_on_from_a_given_adapter_and_refuses_one_that_does_not_fit(
+    tmp_path: Path, tokenizer_path: Path
+) -> None:
+    """``--init``: the shipped adapter fine-tuned on CPU (docs/speech.md, "Encoder adapter").
+    With a learning rate of 0 the run must write back exactly the adapter it started from
+    (a scale applied twice or not at all, or a transposed matrix, changes it); an adapter of
+    another rank is refused before any training."""
+    data, weights, _ = _tiny_run(tmp_path, tokenizer_path)
+    first = tmp_path / "first.npz"
+    assert _train(data, weights, tokenizer_path, first) == 0
+    again = tmp_path / "again.npz"
+    assert _train(data, weights, tokenizer_path, again, "--init", str(first), "--lr", "0") == 0
+    start, resumed = lora.load(first), lora.load(again)
+    assert resumed.meta["init"]["sha256"] == start.sha256
+    assert set(resumed.deltas) == set(start.deltas)
+    for name, (a, b) in start.deltas.items():
+        np.testing.assert_array_equal(resumed.deltas[name][0], a)
+        np.testing.assert_array_equal(resumed.deltas[name][1], b)
+    assert any(np.abs(b).max() > 0 for _, b in start.deltas.values())
+    with pytest.raises(lora.AdapterError, match="rank"):
+        _train(data, weights, tokenizer_path, tmp_path / "x.npz", "--init", str(first),
+               "--rank", "4")  # fmt: skip

@@ -12,16 +12,15 @@ import sys
 SCRIPT = """
 import hashlib
 import numpy as np
-from models.eval.run import Utterance, _noise_bank, _noisy
+from models.eval.run import NoiseDraw, Utterance
 
 rng = np.random.default_rng(7)
 utts = [
     Utterance("d", lang, f"u{i}", None, {}, "v", rng.standard_normal(4000).astype(np.float32))
     for i, lang in enumerate(["tr", "en", "de"] * 4)
 ]
-draw = np.random.default_rng(23)
-bank = _noise_bank(utts, draw)
-mixed = [_noisy(u, 9.0, bank, draw) for u in utts]
+draw = NoiseDraw(utts, 23)
+mixed = [audio for snr in (9.0, 6.0) for _, audio in draw.mixed(snr)]
 print(hashlib.sha256(b"".join(m.astype(np.float32).tobytes() for m in mixed)).hexdigest())
 """
 
@@ -38,3 +37,27 @@ def test_the_noise_draw_does_not_depend_on_the_process() -> None:
     digests = {_digest(seed) for seed in range(6)}
     assert len(digests) == 1, digests
     assert len(next(iter(digests))) == 64
+
+
+def test_the_neural_voice_draws_its_noise_apart_and_comes_last() -> None:
+    """Adding the neural voice must not change the synthetic voices' noise (their rows are
+    compared with runs from before it was added), and benchmarks replaying the evaluation
+    hear the utterances in the evaluation's order."""
+    import numpy as np
+
+    from models.eval.run import NoiseDraw, Utterance
+
+    rng = np.random.default_rng(5)
+
+    def utt(i: int, neural: bool) -> Utterance:
+        audio = rng.standard_normal(3000).astype(np.float32)
+        return Utterance("d", "en", f"u{i}", None, {}, "v", audio, neural=neural)
+
+    synthetic = [utt(i, False) for i in range(6)]
+    neural = [utt(i, True) for i in range(3)]
+    alone = [audio for _, audio in NoiseDraw(synthetic, 11).mixed(9.0)]
+    both = NoiseDraw([neural[0], *synthetic[:3], *neural[1:], *synthetic[3:]], 11)
+    heard = list(both.mixed(9.0))
+    assert [u.text for u, _ in heard] == [u.text for u in synthetic + neural]
+    assert all(np.array_equal(a, b) for a, (_, b) in zip(alone, heard, strict=False))
+    assert all(u.audio is not audio for u, audio in heard)  # noise was mixed in
