@@ -21,6 +21,7 @@ from models.eval.synth import Voice, synthesize
 from tests.models.asr.speech_fixtures import phrase_graph
 
 ANSWERS_TR = phrase_graph("evet onaylıyorum", "evet", "onaylıyorum", "hayır", "iptal")
+ANSWERS_EN = phrase_graph("repeat that", "repeat", "say that again", "yes", "no", "cancel", "help")
 
 
 def test_letters_keep_letters_and_digits_in_the_language_s_lower_case() -> None:
@@ -110,17 +111,28 @@ def test_a_path_the_free_reading_spells_is_accepted_once_every_search_fails_the_
     assert not recognizer.transcribe(audio, auto).recognised
 
 
-def test_espeak_s_evet_onayliyorum_is_recognised_though_whisper_cuts_it_otherwise(
+def test_an_answer_whisper_reads_letter_for_letter_is_taken_below_the_margin(
     recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """End to end on the built model: the answer that five of six Turkish evaluation voices
-    had lost to the margin. With the rule off it is rejected (on this model: a property of
-    today's weights, so a better model may make this assertion fail, and then the rule
-    should be measured again)."""
-    speech = synthesize("evet onaylıyorum", Voice("espeak", "tr", "tr", 0.8, 50))
-    auto = recognizer.automaton(ANSWERS_TR, "tr")
+    """End to end on the built model: flite kal16's "repeat that" is read freely as "repeat
+    that" and scores below the margin (-2.39 against English's 2.3 here). The margin is set
+    stricter for the test, so that it does not hang on the last decimals of a CPU's int8
+    kernels. (Until the fourteenth session this was espeak-ng's Turkish "evet onaylıyorum";
+    the adapter fine-tuned on everyday replies now takes that within the margin.)"""
+    speech = synthesize("repeat that", Voice("flite", "kal16", "en", 1.0, 0))
+    auto = recognizer.automaton(ANSWERS_EN, "en")
+    monkeypatch.setattr(recognizer, "reject_margin", 1.5)
     heard = recognizer.transcribe(speech, auto)
-    assert heard.text == "evet onaylıyorum" and heard.spelled
-    assert spelled_alike(heard.words or (), heard.free_text, "tr")
+    assert heard.text == "repeat that" and heard.spelled and heard.confidence == 0.5
+    assert heard.margin < -1.5
+    assert spelled_alike(heard.words or (), heard.free_text, "en")
     monkeypatch.setattr(recognizer, "spelled_alike", None)
     assert not recognizer.transcribe(speech, auto).recognised
+
+
+def test_espeak_s_evet_onayliyorum_is_within_the_margin_with_the_shipped_adapter(
+    recognizer: Recognizer,
+) -> None:
+    speech = synthesize("evet onaylıyorum", Voice("espeak", "tr", "tr", 0.8, 50))
+    heard = recognizer.transcribe(speech, recognizer.automaton(ANSWERS_TR, "tr"))
+    assert heard.text == "evet onaylıyorum" and not heard.spelled
