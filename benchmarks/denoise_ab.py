@@ -4,7 +4,8 @@ no enhancement, on the same evaluation audio, one-shot (docs/speech.md, "Weak po
 
     .venv/bin/python -m benchmarks.denoise_ab [--seed 11] [--snrs 9] [--limits 100,15]
 
-Each utterance of the draw (as ``arma-models eval --seed N`` mixes it) is decoded as heard
+Each utterance of the draw (as ``arma-models eval --seed N --snrs S`` mixes it, with the
+same SNR list: a run of all six SNRs draws other 9 dB noise) is decoded as heard
 and after DeepFilterNet3 at each attenuation limit (dB; 100 = no limit; the model runs at
 48 kHz, so the audio is resampled 16 → 48 → 16 kHz and its 30 ms delay taken off). Prints,
 per language / voice / SNR and setting, the commands right, the out-of-domain sentences
@@ -129,11 +130,13 @@ def main() -> None:
                 heard = audio
                 if limit is not None:
                     enhancer = DeepFilter(limit)  # a stream each, as the hub would
-                    t0 = time.perf_counter()
-                    heard = enhancer.enhance(audio)
-                    enhanced_s += time.perf_counter() - t0
+                    try:
+                        t0 = time.perf_counter()
+                        heard = enhancer.enhance(audio)
+                        enhanced_s += time.perf_counter() - t0
+                    finally:
+                        enhancer.close()
                     audio_s += audio.size / SAMPLE_RATE
-                    enhancer.close()
                 outcome = run._ours(setting, engines[u.domain], u, heard, label)
                 verdicts[setting] = outcome.correct
                 counts = cells[cell][setting]

@@ -180,7 +180,9 @@ def outcome(row: dict[str, Any], search: dict[str, Any]) -> str:
 
 def lift_report(rows: list[dict[str, Any]]) -> None:
     """A second test after the margin: the path's mean log-probability over the audio less
-    its prior over silence (the recogniser's ``silence_priors``, "Favourite phrases")."""
+    its prior over silence (the recogniser's ``silence_priors``, "Favourite phrases"). The
+    priors come from the build in use, the decodes from the one that recorded them: the
+    Turkish figures in docs/speech.md were replayed with the first adapter's build."""
     from models.asr.recognizer import Recognizer
 
     recognizer = Recognizer(threads=1)

@@ -179,7 +179,10 @@ class NoiseDraw:
     """The noise of one evaluation draw (``seed``): a babble bank from the synthetic voices,
     then each utterance's noise in turn. The neural voice's noise comes from a draw of its
     own, so the synthetic voices' rows get the same noise as in runs before it was added.
-    Benchmarks that replay the evaluation's audio use this, so they hear what it heard."""
+    The noise depends on the order it is drawn in: ``arma-models eval --snrs 9`` and a run
+    of all six SNRs (whose 9 dB comes after 24, 18 and 12) mix different noise at 9 dB.
+    Benchmarks that replay the evaluation's audio use this, drawing the SNRs in the same
+    order as the run they compare with."""
 
     def __init__(self, utterances: list[Utterance], seed: int) -> None:
         synthetic = [u for u in utterances if not u.neural]
