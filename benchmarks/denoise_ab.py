@@ -95,7 +95,6 @@ def resample(audio: np.ndarray, up: int, down: int) -> np.ndarray:
 
 def main() -> None:
     from models.asr.recognizer import Recognizer
-    from models.engine import Engine
     from models.eval import run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,12 +106,8 @@ def main() -> None:
     args = parser.parse_args()
     limits = [float(v) for v in args.limits.split(",")]
     settings = ["none"] + [f"limit {v:g} dB" for v in limits]
-    names = [f"{d}_{lang}" for d in run.DOMAINS for lang in ("tr", "en")]
-    utterances, compiled = run.build_set(names, args.n, args.seed)
-    recognizer = Recognizer(threads=1)
-    engines = {
-        n: Engine(c, recognizer=recognizer, clock=lambda: run.NOW) for n, c in compiled.items()
-    }
+    utterances, compiled = run.build_set(run.domain_names(), args.n, args.seed)
+    engines = run.engines(compiled, Recognizer(threads=1))
     draw = run.NoiseDraw(utterances, args.seed)
     # cell -> setting -> [commands right, commands, out of domain accepted, out of domain]
     cells: dict[tuple[str, ...], dict[str, list[int]]] = collections.defaultdict(

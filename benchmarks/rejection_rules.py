@@ -54,11 +54,9 @@ YES_FLOORS = (0.6, 0.7, 0.8, 0.9)
 def record(seed: int, n: int) -> list[dict[str, Any]]:
     """Every utterance of the draw with each search's chosen path and free reading."""
     from models.asr.recognizer import REJECT_MARGINS, Recognizer
-    from models.engine import Engine
     from models.eval import run
 
-    names = [f"{d}_{lang}" for d in run.DOMAINS for lang in ("tr", "en")]
-    utterances, compiled = run.build_set(names, n, seed)
+    utterances, compiled = run.build_set(run.domain_names(), n, seed)
     searches: list[tuple[Any, Any, tuple[str, ...] | None]] = []
     # the margin alone decides, as before the spelled-alike rule: the replay adds rules
     recognizer = Recognizer(threads=1, spelled_alike=None)
@@ -79,10 +77,7 @@ def record(seed: int, n: int) -> list[dict[str, Any]]:
 
     recognizer.runner.beam_search = beam_search  # type: ignore[method-assign]
     recognizer.choose = choose  # type: ignore[method-assign]
-    engines = {
-        name: Engine(domain, recognizer=recognizer, clock=lambda: run.NOW)
-        for name, domain in compiled.items()
-    }
+    engines = run.engines(compiled, recognizer)
     draw = run.NoiseDraw(utterances, seed)
     rows = []
     for snr in (None, 9.0):
@@ -147,10 +142,10 @@ def replay(
     from models.asr.recognizer import spelled_alike
 
     searches = [s for s in row["searches"] if s["best"] is not None and s["free"] is not None]
-    for search in searches:
-        margin = floored_mean(search["best"], floor) - floored_mean(search["free"], floor)
-        if margin >= -(row["margin"] + shift):
-            return (True, bool(search["right"])) if search["words"] else (False, False)
+    answer = answering_search(row, floor, shift)
+    if answer is not None:
+        search = answer[0]
+        return (True, bool(search["right"])) if search["words"] else (False, False)
     if searches and similar is not None:
         last = searches[-1]
         words, free_text = tuple(last["words"]), last["free_text"]
@@ -159,19 +154,25 @@ def replay(
     return False, not row["command"]
 
 
-def accepted(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], float]]:
+def answering_search(
+    row: dict[str, Any], floor: float | None = None, shift: float = 0.0
+) -> tuple[dict[str, Any], float] | None:
+    """(the first search within the margin, its margin), as the recogniser stops at it."""
+    for search in row["searches"]:
+        if search["best"] is None or search["free"] is None:
+            continue
+        margin = floored_mean(search["best"], floor) - floored_mean(search["free"], floor)
+        if margin >= -(row["margin"] + shift):
+            return search, margin
+    return None
+
+
+def accepted_searches(
+    rows: list[dict[str, Any]],
+) -> list[tuple[dict[str, Any], dict[str, Any], float]]:
     """(row, search, margin) for every utterance the plain margin accepts with words."""
-    out = []
-    for row in rows:
-        for search in row["searches"]:
-            if search["best"] is None or search["free"] is None:
-                continue
-            margin = floored_mean(search["best"], None) - floored_mean(search["free"], None)
-            if margin >= -row["margin"]:
-                if search["words"]:
-                    out.append((row, search, margin))
-                break
-    return out
+    answers = ((row, answering_search(row)) for row in rows)
+    return [(row, a[0], a[1]) for row, a in answers if a is not None and a[0]["words"]]
 
 
 def outcome(row: dict[str, Any], search: dict[str, Any]) -> str:
@@ -189,7 +190,7 @@ def lift_report(rows: list[dict[str, Any]]) -> None:
     for language in ("en", "tr"):
         recognizer.runner.prepare(language)
     lifts = []  # (outcome, cell, lift)
-    for row, search, _ in accepted(rows):
+    for row, search, _ in accepted_searches(rows):
         prior = recognizer.silence_priors(row["language"], [tuple(search["words"])])[0]
         lift = floored_mean(search["best"], None) - prior
         lifts.append((outcome(row, search), "/".join(row["cell"]), lift))
@@ -207,6 +208,7 @@ def lift_report(rows: list[dict[str, Any]]) -> None:
 
 def yes_floor_report(rows: list[dict[str, Any]]) -> None:
     """What a higher confidence for Yes (the answer that places an order) would turn away."""
+    from benchmarks.yes_floor import print_floors
     from models.asr.recognizer import REJECT_MARGINS, confidence_from_margin
     from models.domain import compile_domain, load_domain
     from models.domain.loader import DOMAINS_DIR
@@ -217,14 +219,11 @@ def yes_floor_report(rows: list[dict[str, Any]]) -> None:
         for lang in ("en", "tr")
     }
     yes = []
-    for row, search, margin in accepted(rows):
+    for row, search, margin in accepted_searches(rows):
         if domains[row["language"]].understand(" ".join(search["words"]), NOW).intent == "Yes":
             confidence = confidence_from_margin(margin, REJECT_MARGINS[row["language"]])
             yes.append((row["language"], outcome(row, search), confidence))
-    print("Yes accepted:", dict(collections.Counter((lang, o) for lang, o, _ in yes)))
-    for least in YES_FLOORS:
-        turned = collections.Counter((lang, o) for lang, o, c in yes if c < least)
-        print(f"Yes needs confidence >= {least}: turns away {dict(turned)}")
+    print_floors(yes, YES_FLOORS)
 
 
 def report(rows: list[dict[str, Any]], name: str, **rule: Any) -> None:

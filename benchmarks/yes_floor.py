@@ -38,8 +38,14 @@ def main() -> None:
             kind = "right" if said == "Yes" else "out of domain" if said is None else "wrong"
             confidence = confidence_from_margin(o["margin"], REJECT_MARGINS[o["language"]])
             yes.append((o["language"], kind, confidence))
+    print_floors(yes, FLOORS)
+
+
+def print_floors(yes: list[tuple[str, str, float]], floors: tuple[float, ...]) -> None:
+    """Accepted Yes answers (language, what was said, confidence): how many each floor on
+    the confidence would send back, by language and what was said."""
     print(f"Yes accepted: {dict(sorted(collections.Counter(y[:2] for y in yes).items()))}")
-    for floor in FLOORS:
+    for floor in floors:
         turned = collections.Counter(y[:2] for y in yes if y[2] < floor)
         print(f"floor {floor}: asks again {dict(sorted(turned.items()))}")
 

@@ -365,8 +365,8 @@ def build(out: Path, counts: dict[str, int], seed: int = 1, shards: int = 4) -> 
         )
     ]
     by_language: dict[str, list[str]] = {}
-    for grammar, items in texts.items():
-        by_language.setdefault(language_of(grammar), []).extend(items)
+    for language, text, _ in plan:
+        by_language.setdefault(language, []).append(text)
     check_held_out(by_language, [v for _, _, v in plan])
     rng.shuffle(plan)
     return write(out, ((lang, t, v, synthesize(t, v)) for lang, t, v in plan), shards)

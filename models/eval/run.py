@@ -171,6 +171,23 @@ def _noisy(
     return mix_at_snr(u.audio, noise, snr)
 
 
+def domain_names(
+    domains: tuple[str, ...] | list[str] = DOMAINS,
+    languages: tuple[str, ...] | list[str] = ("tr", "en"),
+) -> list[str]:
+    """The example domains' file names: salon_tr, salon_en, shop_tr, …"""
+    return [f"{d}_{lang}" for d in domains for lang in languages]
+
+
+def engines(compiled: dict[str, Any], recognizer: Any) -> dict[str, Any]:
+    """An engine per compiled domain, sharing one recogniser, on the evaluation's clock."""
+    from models.engine import Engine
+
+    return {
+        name: Engine(c, recognizer=recognizer, clock=lambda: NOW) for name, c in compiled.items()
+    }
+
+
 def snr_label(snr: float | None) -> str:
     return "clean" if snr is None else f"{snr:g} dB"
 
@@ -209,12 +226,11 @@ def evaluate(
     streamed: bool = False,
 ) -> list[Outcome]:
     from models.asr.recognizer import Recognizer
-    from models.engine import Engine
     from models.eval.peer import PocketsphinxPeer
 
     draw = NoiseDraw(utterances, seed)
     recognizer = Recognizer(threads=1)
-    engines = {n: Engine(c, recognizer=recognizer, clock=lambda: NOW) for n, c in compiled.items()}
+    by_domain = engines(compiled, recognizer)
     peers = {
         n: PocketsphinxPeer(c.word_graph, peer_budget_s)
         for n, c in compiled.items()
@@ -225,17 +241,17 @@ def evaluate(
         label = snr_label(snr)
         for u, audio in draw.mixed(snr):
             suffix = ", neural voice" if u.neural else ""
-            scored = _ours("arma" + suffix, engines[u.domain], u, audio, label)
+            scored = _ours("arma" + suffix, by_domain[u.domain], u, audio, label)
             outcomes.append(scored)
             if streamed:
-                hub = _streamed("arma, streamed" + suffix, engines[u.domain], u, audio, label)
+                hub = _streamed("arma, streamed" + suffix, by_domain[u.domain], u, audio, label)
                 outcomes.append(hub)
             if not u.neural and (u.intent is None or u.intent in ANSWERS):
                 # the same answer turns decoded as the hub decodes them while it waits
                 # for a confirmation, next to the whole-domain result on the same audio
                 outcomes.append(replace(scored, system="arma, answers: whole domain"))
                 focus = _ours(
-                    "arma, answers: focused", engines[u.domain], u, audio, label, expect=ANSWERS
+                    "arma, answers: focused", by_domain[u.domain], u, audio, label, expect=ANSWERS
                 )
                 outcomes.append(focus)
             if u.domain in peers:
@@ -403,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     snrs = QUICK_SNRS if args.quick else SNRS
     if args.snrs:
         snrs = tuple(None if v == "clean" else float(v) for v in args.snrs.split(","))
-    names = [f"{d}_{lang}" for d in args.domains.split(",") for lang in args.languages.split(",")]
+    names = domain_names(args.domains.split(","), args.languages.split(","))
     t0 = time.perf_counter()
     utterances, compiled = build_set(names, n, args.seed, neural=not args.no_neural)
     log.info("synthesised %d utterances in %.0f s", len(utterances), time.perf_counter() - t0)
